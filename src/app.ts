@@ -1,0 +1,129 @@
+/**
+ * Fastify bootstrap: loads the schema, opens and migrates the store, builds the one
+ * resource service and registers each front end as an encapsulated plugin over it.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ANONYMOUS, type Principal } from './auth/principal.js';
+import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/config.js';
+import { demoSchema } from './demo/schema.js';
+import { seedDemo } from './demo/seed.js';
+import { docsPlugin } from './openapi/portal/plugin.js';
+import { restPlugin } from './protocols/rest/plugin.js';
+import type { RouteInfo } from './protocols/rest/routes.js';
+import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/load.js';
+import type { ApiModel, ApiSpec } from './schema/types.js';
+import { ResourceService } from './service/resource-service.js';
+import { openStore } from './store/open.js';
+import type { MigrationStep, Store } from './store/store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; anonymous unless a front end's authentication says otherwise. */
+    principal: Principal;
+  }
+}
+
+export interface ServerOptions {
+  /** A schema file path, an in-memory schema, or nothing for the built-in demo. */
+  readonly schema?: string | ApiSpec;
+  readonly config?: ConfigOverrides;
+  /** Fill an empty demo database with sample data (default: true for the demo). */
+  readonly seed?: boolean;
+}
+
+export interface CarteServer {
+  readonly app: FastifyInstance;
+  readonly service: ResourceService;
+  readonly store: Store;
+  readonly model: ApiModel;
+  readonly config: CarteConfig;
+  readonly routes: readonly RouteInfo[];
+  /** Migration steps applied at start. */
+  readonly migrated: readonly MigrationStep[];
+  readonly isDemo: boolean;
+  /** Listens and returns the base URL (`http://127.0.0.1:3000`). */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export async function createServer(options: ServerOptions = {}): Promise<CarteServer> {
+  const isDemo = options.schema === undefined;
+  const loaded: LoadedSchema =
+    typeof options.schema === 'string' ? await loadSchemaFile(options.schema) : loadSchemaObject((options.schema ?? demoSchema) as ApiSpec);
+  const model = loaded.model;
+  const config = resolveConfig(model.config, options.config ?? {});
+  const store = await openStore(config.db, { durability: config.durability, estimateThreshold: config.estimateThreshold });
+  let migrated: MigrationStep[] = [];
+  try {
+    const plan = await store.planMigration(model);
+    await store.applyMigration(plan);
+    migrated = [...plan.steps];
+    store.attach(model);
+    if (isDemo && options.seed !== false) await seedDemo(store);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const service = new ResourceService(model, store, { limits: config.limits });
+
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    bodyLimit: config.limits.bodyBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Hostile input (SPEC §8): headers and slow clients are bounded.
+    requestTimeout: 120_000,
+    connectionTimeout: 0,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (request, reply) => {
+    request.principal = ANONYMOUS;
+    reply.header('X-Request-Id', request.id);
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', error: 'service_unavailable', error_description: 'The database does not answer' });
+    }
+  });
+
+  const routes: RouteInfo[] = [];
+  await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  await app.register(docsPlugin, { service });
+
+  let closed = false;
+  return {
+    app,
+    service,
+    store,
+    model,
+    config,
+    routes,
+    migrated,
+    isDemo,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+      return `http://${host}:${port}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await store.close();
+    },
+  };
+}

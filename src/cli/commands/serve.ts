@@ -1,0 +1,65 @@
+/** `carte serve [SCHEMA]`: serves a schema (or the demo) until SIGTERM/SIGINT. */
+import { parseArgs } from 'node:util';
+import { createServer } from '../../app.js';
+import { fromEnv, type ConfigOverrides } from '../../config/config.js';
+import { describeDb } from '../../store/open.js';
+import { paint, UsageError, type Command } from '../output.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'serve a schema (no SCHEMA: the built-in restaurant demo)',
+  usage: `carte serve [SCHEMA] [--db URL] [--port N] [--host H] [--dev] [--log-level L] [--public-url URL]
+
+  SCHEMA        a .yaml, .json, .ts or .js schema; none serves the demo with sample data
+  --db URL      ./carte.db (default), sqlite:PATH, sqlite::memory:
+  --port N      default 3000 (CARTE_PORT)
+  --host H      default 127.0.0.1 (CARTE_HOST)
+  --dev         development mode
+  --log-level   fatal, error, warn, info (default), debug, trace, silent
+  --public-url  absolute base URL for links when behind a proxy`,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        db: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        dev: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        'public-url': { type: 'string' },
+      },
+    });
+    if (positionals.length > 1) throw new UsageError('usage: carte serve [SCHEMA] [--db URL] [--port N] [--host H] [--dev]');
+    const flags: ConfigOverrides = {
+      ...(values.db ? { db: values.db } : {}),
+      ...(values.port ? { port: Number(values.port) } : {}),
+      ...(values.host ? { host: values.host } : {}),
+      ...(values.dev ? { dev: true } : {}),
+      ...(values['log-level'] ? { logLevel: values['log-level'] as ConfigOverrides['logLevel'] } : {}),
+      ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+    };
+    const server = await createServer({ ...(positionals[0] ? { schema: positionals[0] } : {}), config: { ...fromEnv(process.env), ...flags } });
+    const url = await server.listen();
+    const base = server.config.publicUrl ?? url;
+    const db = describeDb(server.config.db);
+    process.stdout.write(
+      `${paint.bold('Carte')} serving ${server.model.name}${server.isDemo ? ' (demo)' : ''} — API ${base}${server.service.prefix} — docs ${base}/docs — ${db.kind} ${db.location}${server.config.dev ? ' — dev mode' : ''}\n`,
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      server.app.log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      server.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    return new Promise<number>(() => undefined); // runs until a signal
+  },
+};

@@ -1,0 +1,119 @@
+/**
+ * Turns stored rows into what callers see: `fields` projections, blobs as hrefs, and
+ * relations embedded in batches — one read per relation per level, whatever the page size
+ * (SPEC §4.5: embedding never costs one query per row).
+ */
+import { createHash } from 'node:crypto';
+import { pickNested } from '../query/parse-fields.js';
+import type { FieldSelection } from '../query/types.js';
+import type { ApiModel, ResourceModel } from '../schema/types.js';
+import type { Condition, Key, Row, StoreReader } from '../store/store.js';
+import { and, fieldColumn, keyColumn } from './plan.js';
+
+/** Strong ETag of a stored item: a digest of its stored values. */
+export function versionTag(row: Row): string {
+  return `"${createHash('sha1').update(JSON.stringify(row)).digest('base64url')}"`;
+}
+
+export function itemHref(baseUrl: string, prefix: string, resource: string, id: Key): string {
+  return `${baseUrl}${prefix}/${resource}/${encodeURIComponent(String(id))}`;
+}
+
+export interface PresentOptions {
+  readonly baseUrl: string;
+  /** `/v1` */
+  readonly prefix: string;
+}
+
+/** Stored blob metadata (the column value). */
+interface BlobMeta {
+  readonly contentType: string;
+  readonly size: number;
+}
+
+export class Presenter {
+  constructor(
+    private readonly api: ApiModel,
+    /** The read condition of a resource for the caller (access rules), applied to embeds. */
+    private readonly readCondition: (resource: ResourceModel) => Condition,
+  ) {}
+
+  /** One row as its representation: projected, blobs as hrefs (no embedding). */
+  shape(resource: ResourceModel, row: Row, selection: FieldSelection | null, options: PresentOptions): Row {
+    const out: Row = { id: row.id };
+    const fields = selection ? resource.fieldList.filter((f) => selection.fields.has(f.name)) : resource.fieldList;
+    for (const field of fields) {
+      let value = row[field.name];
+      if (field.type === 'blob') {
+        const meta = value as BlobMeta | null;
+        value = meta ? { href: `${itemHref(options.baseUrl, options.prefix, resource.name, row.id as Key)}/${field.name}`, contentType: meta.contentType, size: meta.size } : null;
+      } else {
+        const nested = selection?.nested.get(field.name);
+        if (nested) value = pickNested(value, nested);
+      }
+      out[field.name] = value === undefined ? null : value;
+    }
+    return out;
+  }
+
+  /** Shapes a page of rows and embeds the relations the selection names, batched. */
+  async present(reader: StoreReader, resource: ResourceModel, rows: readonly Row[], selection: FieldSelection | null, options: PresentOptions): Promise<Row[]> {
+    const shaped = rows.map((r) => this.shape(resource, r, selection, options));
+    if (selection && selection.relations.size > 0) await this.embed(reader, resource, rows, shaped, selection, options);
+    return shaped;
+  }
+
+  private async embed(reader: StoreReader, resource: ResourceModel, rows: readonly Row[], shaped: Row[], selection: FieldSelection, options: PresentOptions): Promise<void> {
+    for (const [name, sub] of selection.relations) {
+      const relation = resource.relations.get(name);
+      if (!relation) continue;
+      const target = this.api.resources.get(relation.target) as ResourceModel;
+      const access = this.readCondition(target);
+      if (relation.kind === 'one') {
+        const ids = [...new Set(rows.map((r) => r[relation.field]).filter((v) => v !== null && v !== undefined))] as (string | number)[];
+        const found = new Map<unknown, Row>();
+        if (ids.length > 0) {
+          const result = await reader.read({
+            resource: target.name,
+            where: and({ kind: 'in', column: keyColumn(target), values: ids }, access),
+            order: [{ column: keyColumn(target), descending: false }],
+            offset: 0,
+            limit: ids.length,
+            after: null,
+            count: 'none',
+          });
+          const presented = await this.present(reader, target, result.rows, sub, options);
+          result.rows.forEach((r, i) => found.set(r.id, presented[i] as Row));
+        }
+        rows.forEach((r, i) => {
+          (shaped[i] as Row)[name] = found.get(r[relation.field]) ?? null;
+        });
+      } else {
+        const ids = rows.map((r) => r.id) as (string | number)[];
+        const groups = new Map<unknown, Row[]>();
+        if (ids.length > 0) {
+          const result = await reader.read({
+            resource: target.name,
+            where: and({ kind: 'in', column: fieldColumn(target, relation.field), values: ids }, access),
+            order: [{ column: keyColumn(target), descending: false }],
+            offset: 0,
+            limit: target.maxRange, // SPEC §4.5: embedded collections are capped at maxRange
+            after: null,
+            count: 'none',
+            partitionBy: relation.field,
+          });
+          const presented = await this.present(reader, target, result.rows, sub, options);
+          result.rows.forEach((r, i) => {
+            const key = r[relation.field];
+            const list = groups.get(key) ?? [];
+            list.push(presented[i] as Row);
+            groups.set(key, list);
+          });
+        }
+        rows.forEach((r, i) => {
+          (shaped[i] as Row)[name] = groups.get(r.id) ?? [];
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,655 @@
+/**
+ * The resource service: the ONLY entry point of every protocol (SPEC §3). List, get,
+ * create, replace, update, delete, bulk, search and actions live here once, with
+ * validation, access rules, referential integrity, state transitions and errors.
+ */
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+import { evaluateRule, type Operation } from '../auth/rules.js';
+import { CarteError, errors, type FieldError } from '../errors.js';
+import { encodeCursor } from '../query/cursor.js';
+import { parseListQuery } from '../query/parse.js';
+import { acceptRange, parseRange } from '../query/parse-range.js';
+import { parseFilters } from '../query/parse-filter.js';
+import { foldText } from '../query/text.js';
+import { DEFAULT_QUERY_LIMITS, type ListQuery, type QueryInput, type QueryLimits, type RawFilter } from '../query/types.js';
+import type { ActionModel, ApiModel, Json, JsonObject, ResourceModel } from '../schema/types.js';
+import { StoreConflictError, type Condition, type Key, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
+import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
+import { itemHref, Presenter, versionTag } from './present.js';
+import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
+import { BodyValidator, createAjv, SchemaValidator } from './validate.js';
+
+export interface ServiceOptions {
+  readonly limits?: Partial<QueryLimits> & { readonly bulkItems?: number; readonly globalSearchMaxRange?: number };
+}
+
+interface ActionRuntime {
+  readonly model: ActionModel;
+  readonly input: SchemaValidator | null;
+  readonly output: SchemaValidator | null;
+}
+
+export class ResourceService {
+  readonly api: ApiModel;
+  readonly prefix: string;
+  private readonly validators = new Map<string, BodyValidator>();
+  private readonly actions = new Map<string, ActionRuntime>();
+  private readonly presenter: Presenter;
+  private readonly limits: QueryLimits;
+  private readonly bulkItems: number;
+  private readonly globalMaxRange: number;
+  private readonly ajv: Ajv2020 = createAjv();
+
+  constructor(
+    api: ApiModel,
+    readonly store: Store,
+    options: ServiceOptions = {},
+  ) {
+    this.api = api;
+    this.prefix = `/v${api.version}`;
+    this.limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
+    this.bulkItems = options.limits?.bulkItems ?? 1000;
+    this.globalMaxRange = options.limits?.globalSearchMaxRange ?? 50;
+    for (const resource of api.resources.values()) {
+      this.validators.set(resource.name, new BodyValidator(this.ajv, resource));
+      for (const action of resource.actions.values()) this.registerAction(action);
+    }
+    for (const action of api.actions.values()) this.registerAction(action);
+    this.presenter = new Presenter(api, () => ({ kind: 'true' }));
+  }
+
+  private registerAction(model: ActionModel): void {
+    this.actions.set(model.rpcName, {
+      model,
+      input: model.spec.input ? new SchemaValidator(this.ajv, model.spec.input) : null,
+      output: model.spec.output ? new SchemaValidator(this.ajv, model.spec.output) : null,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Lookups
+
+  resource(name: string): ResourceModel {
+    const resource = this.api.resources.get(name);
+    if (!resource) throw errors.noRoute('GET', `${this.prefix}/${name}`);
+    return resource;
+  }
+
+  /** Parses a key from a path or a parameter; a malformed key is simply not found. */
+  parseKey(resource: ResourceModel, raw: unknown): Key | null {
+    if (resource.key.type === 'integer') {
+      if (typeof raw === 'number') return Number.isSafeInteger(raw) && raw > 0 ? raw : null;
+      if (typeof raw === 'string' && /^[1-9]\d{0,15}$/.test(raw)) {
+        const n = Number(raw);
+        return Number.isSafeInteger(n) ? n : null;
+      }
+      return null;
+    }
+    if (typeof raw === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw)) return raw.toLowerCase();
+    return null;
+  }
+
+  private requireKey(resource: ResourceModel, raw: unknown): Key {
+    const key = this.parseKey(resource, raw);
+    if (key === null) throw errors.notFound(resource.singular, raw);
+    return key;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Access
+
+  private access(ctx: CallContext, resource: ResourceModel, operation: Operation) {
+    const decision = evaluateRule(resource.access[operation], ctx.principal, resource.name, resource, operation);
+    if (!decision.allowed) throw decision.error;
+    return decision;
+  }
+
+  /** Rows the caller may read: the read rule as a condition, or an error. */
+  private readCondition(ctx: CallContext, resource: ResourceModel): Condition {
+    return this.access(ctx, resource, 'read').condition;
+  }
+
+  private presenterFor(ctx: CallContext): Presenter {
+    return new Presenter(this.api, (resource) => {
+      const d = evaluateRule(resource.access.read, ctx.principal, resource.name, resource, 'read');
+      return d.allowed ? d.condition : { kind: 'false' };
+    });
+  }
+
+  /** `/v1/clients/7/orders`: the parent must exist (and be readable); children are filtered to it. */
+  private async parentCondition(ctx: CallContext, reader: StoreReader, resource: ResourceModel, parent: ParentScope | undefined): Promise<{ condition: Condition; field: string | null; value: Key | null }> {
+    if (!parent) return { condition: { kind: 'true' }, field: null, value: null };
+    const parentModel = this.resource(parent.resource);
+    const relation = parentModel.relations.get(parent.relation);
+    if (!relation || relation.kind !== 'many' || relation.target !== resource.name) throw errors.noRoute('GET', `${this.prefix}/${parent.resource}/${parent.id}/${resource.name}`);
+    const key = this.requireKey(parentModel, parent.id);
+    const visible = and({ kind: 'in', column: keyColumn(parentModel), values: [key] }, this.readCondition(ctx, parentModel));
+    if ((await reader.count(parentModel.name, visible)) === 0) throw errors.notFound(parentModel.singular, parent.id);
+    return { condition: { kind: 'in', column: fieldColumn(resource, relation.field), values: [key] }, field: relation.field, value: key };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reads
+
+  parseQuery(resource: ResourceModel, input: QueryInput, search = false): ListQuery {
+    return parseListQuery(this.api, resource, input, { search, limits: this.limits });
+  }
+
+  async list(ctx: CallContext, resourceName: string, input: QueryInput, parent?: ParentScope): Promise<ListResult> {
+    const resource = this.resource(resourceName);
+    const query = this.parseQuery(resource, input);
+    const access = this.readCondition(ctx, resource);
+    const scope = await this.parentCondition(ctx, this.store, resource, parent);
+    return this.runList(ctx, resource, query, and(queryCondition(query), access, scope.condition), resource.singular);
+  }
+
+  private async runList(ctx: CallContext, resource: ResourceModel, query: ListQuery, where: Condition, unit: string): Promise<ListResult> {
+    const plan = readPlan(resource, query, where);
+    const result = await this.store.read(plan);
+    if (result.rows.length === 0 && plan.offset > 0) {
+      // SPEC §4.3: a start beyond the end of a non-empty collection is 416.
+      const total = result.total ?? (await this.store.count(resource.name, where));
+      if (total > 0) {
+        throw errors.rangeNotSatisfiable(`The ${resource.name} collection has ${total} item${total === 1 ? '' : 's'}; the range starts at ${plan.offset}`, {
+          'Content-Range': `*/${total}`,
+          'Accept-Range': acceptRange(unit, resource.maxRange),
+        });
+      }
+    }
+    const items = await this.presenterFor(ctx).present(this.store, resource, result.rows, query.fields, { baseUrl: ctx.baseUrl, prefix: this.prefix });
+    const first = plan.after ? 0 : plan.offset;
+    const lastRow = result.rows[result.rows.length - 1];
+    const full = result.rows.length === plan.limit;
+    const more = result.total === null ? full : first + result.rows.length < result.total || (plan.after !== null && full);
+    return {
+      items,
+      first,
+      last: first + result.rows.length - 1,
+      total: result.total,
+      count: query.count,
+      estimated: result.estimated,
+      nextCursor: lastRow && more ? encodeCursor(query.sort, orderValues(lastRow, query.sort)) : null,
+      limit: plan.limit,
+      cursorPage: plan.after !== null,
+      acceptRange: acceptRange(unit, resource.maxRange),
+    };
+  }
+
+  async get(ctx: CallContext, resourceName: string, rawId: unknown, options: { fields?: string; parent?: ParentScope } = {}): Promise<ItemResult> {
+    const resource = this.resource(resourceName);
+    const selection = options.fields ? this.parseQuery(resource, { fields: options.fields }).fields : null;
+    const access = this.readCondition(ctx, resource);
+    const scope = await this.parentCondition(ctx, this.store, resource, options.parent);
+    const id = this.requireKey(resource, rawId);
+    const row = await this.store.get(resource.name, id);
+    if (!row || !(await this.visible(this.store, resource, row, and(access, scope.condition)))) throw errors.notFound(resource.singular, rawId);
+    const [data] = await this.presenterFor(ctx).present(this.store, resource, [row], selection, { baseUrl: ctx.baseUrl, prefix: this.prefix });
+    return this.itemResult(resource, row, data as Row);
+  }
+
+  /** Whether a fetched row meets a condition (owner rules, nested scope), without another query when trivially true. */
+  private async visible(reader: StoreReader, resource: ResourceModel, row: Row, condition: Condition): Promise<boolean> {
+    if (condition.kind === 'true') return true;
+    if (condition.kind === 'false') return false;
+    return (await reader.count(resource.name, and({ kind: 'in', column: keyColumn(resource), values: [row.id as Key] }, condition))) > 0;
+  }
+
+  private itemResult(resource: ResourceModel, row: Row, data: Row): ItemResult {
+    const updatedAt = resource.timestamps.updatedAt ? row[resource.timestamps.updatedAt] : null;
+    return {
+      id: row.id as Key,
+      data,
+      etag: versionTag(row),
+      lastModified: typeof updatedAt === 'string' ? new Date(updatedAt) : null,
+    };
+  }
+
+  /** Present one written row the way a GET without `fields` would. */
+  private async written(ctx: CallContext, resource: ResourceModel, row: Row): Promise<ItemResult> {
+    const data = this.presenter.shape(resource, row, null, { baseUrl: ctx.baseUrl, prefix: this.prefix });
+    return this.itemResult(resource, row, data);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Search (SPEC §4.6)
+
+  async search(ctx: CallContext, resourceName: string, input: QueryInput): Promise<SearchResult> {
+    const resource = this.resource(resourceName);
+    if (resource.searchFields.length === 0) throw errors.noRoute('GET', `${this.prefix}/${resource.name}/search`);
+    const query = this.parseQuery(resource, input, true);
+    const access = this.readCondition(ctx, resource);
+    const list = await this.runList(ctx, resource, query, and(queryCondition(query), access), 'search');
+    return { ...list, query: describeQuery(input.filters ?? []), suggestions: await this.suggestions(resource, query) };
+  }
+
+  private async suggestions(resource: ResourceModel, query: ListQuery): Promise<string[]> {
+    const words = new Set<string>();
+    for (const p of query.patterns) for (const pattern of p.patterns) for (const w of foldText(pattern).split(/[^\p{L}\p{N}]+/u)) if (w.length >= 2) words.add(w);
+    const found = new Map<string, number>();
+    for (const word of [...words].slice(0, 5)) {
+      for (const s of await this.store.suggest(resource.name, word, 5)) found.set(s.word, Math.max(found.get(s.word) ?? 0, s.count));
+    }
+    return [...found].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5).map(([w]) => w);
+  }
+
+  /** `GET /v1/search?q=`: every word must match; ranked across resources the caller may read. */
+  async searchAll(ctx: CallContext, q: string, input: Pick<QueryInput, 'range' | 'limit' | 'offset'>): Promise<GlobalSearchResult> {
+    const words = q.split(/\s+/).filter(Boolean);
+    if (words.length === 0) throw errors.invalidRequest('q is required: the words to search for.');
+    if (q.length > this.limits.valueLength) throw errors.invalidRequest(`q is longer than ${this.limits.valueLength} characters.`);
+    const pseudo = { maxRange: this.globalMaxRange, singular: 'search' } as ResourceModel;
+    const page = parseRange(pseudo, input, [], 'search');
+    if (page.kind !== 'offset') throw errors.invalidRequest('Global search pages by range or limit/offset.');
+    const targets = [...this.api.resources.values()]
+      .filter((r) => r.searchFields.length > 0)
+      .flatMap((r) => {
+        const d = evaluateRule(r.access.read, ctx.principal, r.name, r, 'read');
+        return d.allowed ? [{ resource: r.name, where: d.condition }] : [];
+      });
+    const { hits, total } = await this.store.searchWords(targets, words, page.offset, page.limit);
+    const byResource = new Map<string, Key[]>();
+    for (const h of hits) byResource.set(h.resource, [...(byResource.get(h.resource) ?? []), h.id]);
+    const items = new Map<string, Row>();
+    for (const [name, ids] of byResource) {
+      const resource = this.resource(name);
+      const result = await this.store.read({
+        resource: name,
+        where: { kind: 'in', column: keyColumn(resource), values: ids },
+        order: [{ column: keyColumn(resource), descending: false }],
+        offset: 0,
+        limit: ids.length,
+        after: null,
+        count: 'none',
+      });
+      for (const row of result.rows) items.set(`${name}/${String(row.id)}`, this.presenter.shape(resource, row, null, { baseUrl: ctx.baseUrl, prefix: this.prefix }));
+    }
+    const results = hits
+      .filter((h) => items.has(`${h.resource}/${String(h.id)}`))
+      .map((h) => ({ resource: h.resource, id: h.id, href: itemHref(ctx.baseUrl, this.prefix, h.resource, h.id), score: h.score, item: items.get(`${h.resource}/${String(h.id)}`) as Row }));
+    return { results, first: page.offset, last: page.offset + results.length - 1, total, limit: page.limit, acceptRange: acceptRange('search', this.globalMaxRange) };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Writes
+
+  async create(ctx: CallContext, resourceName: string, body: unknown, options: WriteOptions = {}): Promise<ItemResult> {
+    const resource = this.resource(resourceName);
+    const decision = this.access(ctx, resource, 'create');
+    const validator = this.validator(resource);
+    const object = validator.asObject(body);
+    if ('id' in object) {
+      throw errors.invalidItem(resource.singular, [
+        { field: 'id', error: 'readOnly', error_description: `The id of a ${resource.singular} is assigned by the server; to choose it, PUT ${this.prefix}/${resource.name}/{id}` },
+      ]);
+    }
+    const row = await this.store.transaction(async (tx) => {
+      const scope = await this.parentCondition(ctx, tx, resource, options.parent);
+      const values = this.prepareCreate(resource, object, scope, decision.owner);
+      return this.insertChecked(tx, resource, values, null);
+    });
+    return this.written(ctx, resource, row);
+  }
+
+  private validator(resource: ResourceModel): BodyValidator {
+    return this.validators.get(resource.name) as BodyValidator;
+  }
+
+  private prepareCreate(resource: ResourceModel, object: Record<string, unknown>, scope: { field: string | null; value: Key | null }, owner: { field: string; value: string | number } | null, prefix = ''): Row {
+    const problems: FieldError[] = [];
+    const body = { ...object };
+    if (scope.field !== null) {
+      const given = body[scope.field];
+      if (given !== undefined && given !== null && given !== scope.value) {
+        problems.push({ field: join(prefix, scope.field), error: 'parent', error_description: `'${scope.field}' must be ${String(scope.value)} under this path` });
+      }
+      body[scope.field] = scope.value;
+    }
+    if (owner) this.checkOwner(resource, body, owner, prefix);
+    const { values, problems: more } = this.validator(resource).prepareWrite(body, prefix);
+    problems.push(...more);
+    if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
+    return values;
+  }
+
+  /** `owner:<field>`: the owner is the caller; a body naming someone else is refused. */
+  private checkOwner(resource: ResourceModel, body: Record<string, unknown>, owner: { field: string; value: string | number }, prefix = ''): void {
+    const given = body[owner.field];
+    if (given !== undefined && given !== null && given !== owner.value) {
+      throw new CarteError('not_allowed', `You can only write ${resource.name} whose ${owner.field} is you`, {
+        errors: [{ field: join(prefix, owner.field), error: 'owner', error_description: `'${owner.field}' must be your own subject` }],
+      });
+    }
+    body[owner.field] = owner.value;
+  }
+
+  /** Insert after the checks the database cannot phrase well: references, initial state, unique keys. */
+  private async insertChecked(tx: StoreWriter, resource: ResourceModel, values: Row, id: Key | null, prefix = ''): Promise<Row> {
+    await this.checkReferences(tx, resource, values, prefix);
+    this.checkInitialState(resource, values);
+    const now = new Date().toISOString();
+    if (resource.timestamps.createdAt) values[resource.timestamps.createdAt] = now;
+    if (resource.timestamps.updatedAt) values[resource.timestamps.updatedAt] = now;
+    if (id !== null) values.id = id;
+    return this.guardConflict(resource, () => tx.insert(resource.name, values));
+  }
+
+  private async guardConflict<T>(resource: ResourceModel, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StoreConflictError) {
+        if (e.message === 'unique') {
+          const fields = e.fields.filter((f) => f !== 'id');
+          throw errors.conflict(
+            fields.length ? `Another ${resource.singular} already has this ${fields.join(', ')}` : `A ${resource.singular} with this id already exists`,
+            { fields: fields.length ? fields : ['id'] },
+          );
+        }
+        throw errors.conflict(`The ${resource.singular} refers to, or is referred to by, an item that does not allow this change`);
+      }
+      throw e;
+    }
+  }
+
+  private async checkReferences(tx: StoreReader, resource: ResourceModel, values: Row, prefix = ''): Promise<void> {
+    const problems: FieldError[] = [];
+    for (const field of resource.fieldList) {
+      const ref = field.reference;
+      const value = values[field.name];
+      if (!ref || value === null || value === undefined) continue;
+      const target = this.resource(ref.resource);
+      if (!(await tx.get(target.name, value as Key))) {
+        problems.push({ field: join(prefix, field.name), error: 'reference', error_description: `There is no ${target.singular} with the id '${String(value)}'` });
+      }
+    }
+    if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
+  }
+
+  /** A new item of a state machine starts in an initial state (one no transition leads to). */
+  private checkInitialState(resource: ResourceModel, values: Row): void {
+    const field = resource.stateField;
+    if (!field?.transitions) return;
+    const targets = new Set(Object.values(field.transitions).flat());
+    const initial = (field.enum ?? []).filter((s) => !targets.has(String(s))).map(String);
+    const state = values[field.name];
+    if (state !== null && state !== undefined && initial.length > 0 && !initial.includes(String(state))) {
+      throw new CarteError('invalid_transition', `A new ${resource.singular} starts in ${initial.map((s) => `'${s}'`).join(' or ')}, not '${String(state)}'`, { extra: { allowed: initial } });
+    }
+  }
+
+  private checkTransition(resource: ResourceModel, before: Row, after: Row): void {
+    const field = resource.stateField;
+    if (!field?.transitions) return;
+    const from = before[field.name];
+    const to = after[field.name];
+    if (from === to || from === null || from === undefined) return;
+    const allowed = field.transitions[String(from)] ?? [];
+    if (!allowed.includes(String(to))) throw errors.invalidTransition(field.name, String(from), String(to), allowed);
+  }
+
+  private checkIfMatch(resource: ResourceModel, current: Row | undefined, ifMatch: readonly string[] | undefined): void {
+    if (ifMatch === undefined) {
+      if (resource.requireIfMatch && current) throw errors.preconditionRequired(resource.singular);
+      return;
+    }
+    if (ifMatch.includes('*')) {
+      if (!current) throw errors.preconditionFailed(`The ${resource.singular} does not exist, and If-Match: * requires that it does`);
+      return;
+    }
+    // RFC 9110 §13.1.1: If-Match uses the strong comparison; a weak tag never matches.
+    if (!current || !ifMatch.includes(versionTag(current))) throw errors.preconditionFailed();
+  }
+
+  /** PUT on an item: replace it, or create it with that id (201). */
+  async replace(ctx: CallContext, resourceName: string, rawId: unknown, body: unknown, options: WriteOptions = {}): Promise<{ result: ItemResult; created: boolean }> {
+    const resource = this.resource(resourceName);
+    const validator = this.validator(resource);
+    const object = validator.asObject(body);
+    const id = this.parseKey(resource, rawId);
+    if (id === null) {
+      throw errors.invalidItem(resource.singular, [
+        { field: 'id', error: 'format', error_description: resource.key.type === 'uuid' ? 'The id must be a UUID' : 'The id must be a positive integer' },
+      ]);
+    }
+    const outcome = await this.store.transaction(async (tx) => {
+      const scope = await this.parentCondition(ctx, tx, resource, options.parent);
+      return this.replaceOne(ctx, tx, resource, id, object, options.ifMatch, scope);
+    });
+    return { result: await this.written(ctx, resource, outcome.row), created: outcome.created };
+  }
+
+  private async replaceOne(
+    ctx: CallContext,
+    tx: StoreWriter,
+    resource: ResourceModel,
+    id: Key,
+    object: Record<string, unknown>,
+    ifMatch: readonly string[] | undefined,
+    scope: { condition: Condition; field: string | null; value: Key | null },
+    prefix = '',
+  ): Promise<{ row: Row; created: boolean }> {
+    if ('id' in object && object.id !== id && String(object.id) !== String(id)) {
+      throw errors.invalidItem(resource.singular, [{ field: join(prefix, 'id'), error: 'mismatch', error_description: `The id in the body (${String(object.id)}) differs from the id in the path (${String(id)})` }]);
+    }
+    const current = await tx.get(resource.name, id);
+    const readable = current ? await this.canSee(ctx, tx, resource, current, scope.condition) : false;
+    if (current && !readable) {
+      // Someone else's row: it does not exist for this caller (SPEC §8: 404, never 403).
+      throw errors.notFound(resource.singular, id);
+    }
+    if (!current) {
+      const decision = this.access(ctx, resource, 'create');
+      this.checkIfMatch(resource, undefined, ifMatch);
+      const values = this.prepareCreate(resource, object, scope, decision.owner, prefix);
+      return { row: await this.insertChecked(tx, resource, values, id, prefix), created: true };
+    }
+    const decision = this.access(ctx, resource, 'update');
+    if (!(await this.visible(tx, resource, current, decision.condition))) throw errors.notFound(resource.singular, id);
+    this.checkIfMatch(resource, current, ifMatch);
+    const values = this.prepareCreate(resource, object, scope, decision.owner, prefix);
+    return { row: await this.updateChecked(tx, resource, current, values, prefix), created: false };
+  }
+
+  private async canSee(ctx: CallContext, reader: StoreReader, resource: ResourceModel, row: Row, scope: Condition): Promise<boolean> {
+    const d = evaluateRule(resource.access.read, ctx.principal, resource.name, resource, 'read');
+    if (!d.allowed) throw d.error;
+    return this.visible(reader, resource, row, and(d.condition, scope));
+  }
+
+  private async updateChecked(tx: StoreWriter, resource: ResourceModel, current: Row, values: Row, prefix = ''): Promise<Row> {
+    this.checkTransition(resource, current, values);
+    const changed: Row = {};
+    for (const [k, v] of Object.entries(values)) if (JSON.stringify(current[k]) !== JSON.stringify(v)) changed[k] = v;
+    await this.checkReferences(tx, resource, changed, prefix);
+    if (Object.keys(changed).length === 0) return current;
+    if (resource.timestamps.updatedAt) changed[resource.timestamps.updatedAt] = new Date().toISOString();
+    const row = await this.guardConflict(resource, () => tx.update(resource.name, current.id as Key, changed));
+    if (!row) throw errors.notFound(resource.singular, current.id);
+    return row;
+  }
+
+  /** PATCH: RFC 7396 merge patch onto the stored item. */
+  async update(ctx: CallContext, resourceName: string, rawId: unknown, patch: unknown, options: WriteOptions = {}): Promise<ItemResult> {
+    const resource = this.resource(resourceName);
+    const validator = this.validator(resource);
+    const object = validator.asObject(patch);
+    const id = this.requireKey(resource, rawId);
+    const row = await this.store.transaction(async (tx) => {
+      const scope = await this.parentCondition(ctx, tx, resource, options.parent);
+      const current = await tx.get(resource.name, id);
+      if (!current || !(await this.canSee(ctx, tx, resource, current, scope.condition))) throw errors.notFound(resource.singular, rawId);
+      const decision = this.access(ctx, resource, 'update');
+      if (!(await this.visible(tx, resource, current, decision.condition))) throw errors.notFound(resource.singular, rawId);
+      this.checkIfMatch(resource, current, options.ifMatch);
+      if ('id' in object && String(object.id) !== String(id)) {
+        throw errors.invalidItem(resource.singular, [{ field: 'id', error: 'mismatch', error_description: 'The id of an item cannot be changed' }]);
+      }
+      const body = { ...object };
+      if (decision.owner) this.checkOwner(resource, body, decision.owner);
+      if (scope.field !== null && body[scope.field] !== undefined && body[scope.field] !== scope.value) {
+        throw errors.invalidItem(resource.singular, [{ field: scope.field, error: 'parent', error_description: `'${scope.field}' must be ${String(scope.value)} under this path` }]);
+      }
+      const { values, problems } = validator.mergePatch(current, body);
+      if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
+      return this.updateChecked(tx, resource, current, values);
+    });
+    return this.written(ctx, resource, row);
+  }
+
+  /** Deletes an item; returns it as it was (for `Prefer: return=representation`). */
+  async delete(ctx: CallContext, resourceName: string, rawId: unknown, options: WriteOptions = {}): Promise<ItemResult> {
+    const resource = this.resource(resourceName);
+    const id = this.requireKey(resource, rawId);
+    const row = await this.store.transaction(async (tx) => {
+      const scope = await this.parentCondition(ctx, tx, resource, options.parent);
+      const current = await tx.get(resource.name, id);
+      if (!current || !(await this.canSee(ctx, tx, resource, current, scope.condition))) throw errors.notFound(resource.singular, rawId);
+      const decision = this.access(ctx, resource, 'delete');
+      if (!(await this.visible(tx, resource, current, decision.condition))) throw errors.notFound(resource.singular, rawId);
+      this.checkIfMatch(resource, current, options.ifMatch);
+      await this.deleteChecked(tx, resource, current);
+      return current;
+    });
+    return this.written(ctx, resource, row);
+  }
+
+  /** Deletes a row after settling what refers to it: restrict (409), cascade, or set null. */
+  private async deleteChecked(tx: StoreWriter, resource: ResourceModel, row: Row): Promise<void> {
+    const id = row.id as Key;
+    for (const relation of resource.relations.values()) {
+      if (relation.kind !== 'many') continue;
+      const child = this.resource(relation.child);
+      const field = child.fields.get(relation.field);
+      const onDelete = field?.reference?.onDelete ?? 'restrict';
+      const refers: Condition = { kind: 'in', column: fieldColumn(child, relation.field), values: [id] };
+      if (onDelete === 'restrict') {
+        const n = await tx.count(child.name, refers);
+        if (n > 0) {
+          throw errors.conflict(`The ${resource.singular} '${String(id)}' is referenced by ${n} ${n === 1 ? child.singular : child.name}; delete ${n === 1 ? 'it' : 'them'} first`, {
+            referencedBy: { resource: child.name, field: relation.field, count: n },
+          });
+        }
+        continue;
+      }
+      for (;;) {
+        const batch = await tx.read({ resource: child.name, where: refers, order: [{ column: keyColumn(child), descending: false }], offset: 0, limit: 500, after: null, count: 'none' });
+        if (batch.rows.length === 0) break;
+        for (const childRow of batch.rows) {
+          if (onDelete === 'cascade') await this.deleteChecked(tx, child, childRow);
+          else await this.updateChecked(tx, child, childRow, { ...childRow, [relation.field]: null });
+        }
+      }
+    }
+    await tx.delete(resource.name, id);
+  }
+
+  /** PUT on a collection: replace (or create) every item of the body, all or nothing. */
+  async bulkReplace(ctx: CallContext, resourceName: string, body: unknown, options: WriteOptions = {}): Promise<ItemResult[]> {
+    const resource = this.resource(resourceName);
+    if (!Array.isArray(body)) {
+      throw errors.invalidItem(resource.singular, [{ field: '', error: 'type', error_description: `The body must be a JSON array of ${resource.name}, each with its id` }]);
+    }
+    if (body.length > this.bulkItems) throw errors.invalidRequest(`At most ${this.bulkItems} items can be replaced in one request.`);
+    const validator = this.validator(resource);
+    const problems: FieldError[] = [];
+    const entries: { id: Key; object: Record<string, unknown>; prefix: string }[] = [];
+    const seen = new Set<string>();
+    body.forEach((item, i) => {
+      const prefix = `[${i}]`;
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+        problems.push({ field: prefix, error: 'type', error_description: `Item ${i} must be a JSON object` });
+        return;
+      }
+      const object = item as Record<string, unknown>;
+      const id = this.parseKey(resource, object.id);
+      if (id === null) {
+        problems.push({ field: `${prefix}.id`, error: object.id === undefined ? 'required' : 'format', error_description: `Item ${i} needs a valid id to be replaced` });
+        return;
+      }
+      if (seen.has(String(id))) problems.push({ field: `${prefix}.id`, error: 'duplicate', error_description: `The id ${String(id)} appears twice in the body` });
+      seen.add(String(id));
+      problems.push(...validator.prepareWrite(object, prefix).problems);
+      entries.push({ id, object, prefix });
+    });
+    if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
+    const rows = await this.store.transaction(async (tx) => {
+      const scope = await this.parentCondition(ctx, tx, resource, options.parent);
+      const out: Row[] = [];
+      for (const entry of entries) out.push((await this.replaceOne(ctx, tx, resource, entry.id, entry.object, undefined, scope, entry.prefix)).row);
+      return out;
+    });
+    return Promise.all(rows.map((r) => this.written(ctx, resource, r)));
+  }
+
+  /** DELETE on a collection: every item matching the filters, all or nothing. */
+  async deleteMatching(ctx: CallContext, resourceName: string, filters: readonly RawFilter[], options: WriteOptions = {}): Promise<number> {
+    const resource = this.resource(resourceName);
+    if (filters.length === 0 && !options.parent) {
+      throw errors.invalidRequest(`Deleting a whole collection needs at least one filter (e.g. ${this.prefix}/${resource.name}?id[gte]=1 to delete every ${resource.singular}).`);
+    }
+    const terms = parseFilters(resource, filters, this.limits);
+    const read = this.readCondition(ctx, resource);
+    const del = this.access(ctx, resource, 'delete').condition;
+    return this.store.transaction(async (tx) => {
+      const scope = await this.parentCondition(ctx, tx, resource, options.parent);
+      const where = and(...terms.map(filterCondition), read, del, scope.condition);
+      let deleted = 0;
+      for (;;) {
+        const batch = await tx.read({ resource: resource.name, where, order: [{ column: keyColumn(resource), descending: false }], offset: 0, limit: 500, after: null, count: 'none' });
+        if (batch.rows.length === 0) break;
+        for (const row of batch.rows) await this.deleteChecked(tx, resource, row);
+        deleted += batch.rows.length;
+      }
+      return deleted;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Actions (SPEC §4.12)
+
+  actionModel(rpcName: string): ActionModel | undefined {
+    return this.actions.get(rpcName)?.model;
+  }
+
+  /** Runs an operation: input validated, handler called, output validated. */
+  async action(ctx: CallContext, rpcName: string, input: unknown, item?: { resource: string; id: unknown }): Promise<Json> {
+    const runtime = this.actions.get(rpcName);
+    if (!runtime) throw errors.noRoute('POST', `${this.prefix}/${rpcName.replace(/\./g, '/')}`);
+    const model = runtime.model;
+    const decision = evaluateRule(model.access, ctx.principal, model.name, null, 'create');
+    if (!decision.allowed) throw decision.error;
+    let current: Row | undefined;
+    if (item) {
+      const resource = this.resource(item.resource);
+      current = (await this.get(ctx, resource.name, item.id)).data;
+    }
+    const problems = runtime.input ? runtime.input.check(input) : [];
+    if (problems.length > 0) {
+      throw errors.invalidRequest(`The input of ${model.name} is not valid: ${problems[0]?.error_description}`, { errors: problems });
+    }
+    if (!model.handler) throw errors.notImplemented(`The operation ${model.name} has no handler`);
+    let output: Json;
+    try {
+      output = await model.handler(input as Json, { principal: ctx.principal, ...(current ? { item: current as JsonObject } : {}) });
+    } catch (e) {
+      if (e instanceof CarteError) throw e;
+      throw errors.serverError(e);
+    }
+    if (runtime.output) {
+      const bad = runtime.output.check(output);
+      if (bad.length > 0) throw errors.serverError(new Error(`the output of ${model.name} does not match its schema: ${bad.map((b) => b.error_description).join('; ')}`));
+    }
+    return output;
+  }
+}
+
+function join(prefix: string, field: string): string {
+  return prefix ? `${prefix}.${field}` : field;
+}
+
+/** The search as the server understood it, in the order the filters were given. */
+function describeQuery(filters: readonly RawFilter[]): string {
+  return filters
+    .map((f) => `${f.name}${f.op === 'eq' ? '' : `[${f.op}]`}=${f.values.map((v) => String(v).replace(/,/g, '\\,')).join(',')}`)
+    .join('&');
+}

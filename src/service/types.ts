@@ -1,0 +1,83 @@
+/**
+ * What callers give the resource service and what it gives back: protocol-neutral, so
+ * REST, JSON-RPC, GraphQL and WebSockets each translate these and nothing else.
+ */
+import type { Principal } from '../auth/principal.js';
+import type { CountMode, QueryInput, RawFilter } from '../query/types.js';
+import type { Key, Row } from '../store/store.js';
+
+export interface CallContext {
+  readonly principal: Principal;
+  /** `http://host:port` the caller reached; hrefs in bodies are absolute (SPEC §4.3). */
+  readonly baseUrl: string;
+  readonly requestId?: string;
+}
+
+/** A nested route's parent: `/v1/clients/7/orders` → relation `orders` of client 7. */
+export interface ParentScope {
+  /** The parent resource (`clients`). */
+  readonly resource: string;
+  readonly id: string | number;
+  /** The to-many relation on the parent (`orders`). */
+  readonly relation: string;
+}
+
+export interface WriteOptions {
+  readonly parent?: ParentScope;
+  /** ETags from If-Match; the write happens only if the current one is among them (`*` = exists). */
+  readonly ifMatch?: readonly string[];
+}
+
+export interface ItemResult {
+  readonly id: Key;
+  /** The item as presented: projected by `fields`, relations embedded, blobs as hrefs. */
+  readonly data: Row;
+  /** Strong ETag of the stored item (SPEC §4.7). */
+  readonly etag: string;
+  /** From `updatedAt` when the resource declares it. */
+  readonly lastModified: Date | null;
+}
+
+export interface ListResult {
+  readonly items: Row[];
+  /** Index of the first item returned (0 for cursor pages). */
+  readonly first: number;
+  /** Index of the last item returned; first - 1 when empty. */
+  readonly last: number;
+  /** Items in the whole filtered collection; null with `count=none`. */
+  readonly total: number | null;
+  readonly count: CountMode;
+  readonly estimated: boolean;
+  /** Cursor continuing after the last item, when there may be more. */
+  readonly nextCursor: string | null;
+  /** The page size asked for (range pages in Link headers keep it). */
+  readonly limit: number;
+  readonly cursorPage: boolean;
+  /** `Accept-Range` value: `restaurant 50` or `search 50`. */
+  readonly acceptRange: string;
+}
+
+export interface SearchResult extends ListResult {
+  /** The search as understood: `name=*napoli*&type=chinese,japanese`. */
+  readonly query: string;
+  readonly suggestions: string[];
+}
+
+export interface GlobalHit {
+  readonly resource: string;
+  readonly id: Key;
+  readonly href: string;
+  readonly score: number;
+  readonly item: Row;
+}
+
+export interface GlobalSearchResult {
+  readonly results: GlobalHit[];
+  readonly first: number;
+  readonly last: number;
+  readonly total: number;
+  readonly limit: number;
+  readonly acceptRange: string;
+}
+
+export type { CountMode, QueryInput, RawFilter };

@@ -1,0 +1,426 @@
+/**
+ * The SQLite adapter of the Store: one writer connection behind a queue (transactions run
+ * one at a time, `BEGIN IMMEDIATE … COMMIT`, fsynced before they resolve) and one reader
+ * connection that, in WAL mode, only ever sees committed data.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ApiModel, FieldModel, ResourceModel } from '../../schema/types.js';
+import {
+  DestructiveMigrationError,
+  StoreConflictError,
+  type Condition,
+  type Key,
+  type MigrationPlan,
+  type ReadPlan,
+  type ReadResult,
+  type Row,
+  type SearchTarget,
+  type Store,
+  type StoreReader,
+  type StoreStats,
+  type StoreWriter,
+  type Suggestion,
+  type WordHit,
+} from '../store.js';
+import { compileCondition, compileRead, quote, tableName } from './sqlite-compiler.js';
+import { planSqliteMigration } from './sqlite-migrate.js';
+import { SqliteSearchIndex, wordsOf } from './sqlite-search.js';
+import { editDistanceAtMost } from '../../query/text.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:` for a throw-away database. */
+  readonly file: string;
+  /** `full` (default): every commit is fsynced before it is acknowledged. */
+  readonly durability?: 'full' | 'normal' | 'off';
+  /** Matches counted exactly before `count=estimated` extrapolates (SPEC §4.3). */
+  readonly estimateThreshold?: number;
+}
+
+type Kind = 'plain' | 'bool' | 'json';
+
+interface ResourceCodec {
+  readonly resource: ResourceModel;
+  readonly table: string;
+  readonly columns: readonly (readonly [string, Kind])[];
+  readonly search: SqliteSearchIndex;
+}
+
+function kindOf(field: FieldModel): Kind {
+  if (field.type === 'boolean') return 'bool';
+  if (field.type === 'array' || field.type === 'object' || field.type === 'blob') return 'json';
+  return 'plain';
+}
+
+/** A promise queue: transactions on the writer connection run one after another. */
+class WriteQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** Statements and row codecs over one connection; the reader and the writer each have one. */
+class SqliteSession implements StoreWriter {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    readonly db: Database.Database,
+    private readonly codecs: () => ReadonlyMap<string, ResourceCodec>,
+    private readonly stats: StoreStats,
+    private readonly estimateThreshold: number,
+  ) {}
+
+  prepare(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      if (this.statements.size > 1000) this.statements.clear();
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    this.stats.statements++;
+    return stmt;
+  }
+
+  private codec(resource: string): ResourceCodec {
+    const codec = this.codecs().get(resource);
+    if (!codec) throw new Error(`unknown resource ${resource}`);
+    return codec;
+  }
+
+  decode(codec: ResourceCodec, raw: Record<string, unknown>): Row {
+    const row: Row = { id: raw.id };
+    for (const [name, kind] of codec.columns) {
+      const v = raw[name];
+      if (v === null || v === undefined) row[name] = null;
+      else if (kind === 'json') row[name] = JSON.parse(v as string);
+      else if (kind === 'bool') row[name] = v === 1;
+      else row[name] = v;
+    }
+    return row;
+  }
+
+  private encode(kind: Kind, value: unknown): unknown {
+    if (value === undefined || value === null) return null;
+    if (kind === 'json') return JSON.stringify(value);
+    if (kind === 'bool') return value ? 1 : 0;
+    return value;
+  }
+
+  private patternSql(codec: ResourceCodec) {
+    return (field: string, pattern: string, params: unknown[]) => codec.search.patternSql(field, pattern, params);
+  }
+
+  async get(resource: string, id: Key): Promise<Row | undefined> {
+    const codec = this.codec(resource);
+    const raw = this.prepare(`SELECT * FROM ${quote(codec.table)} WHERE "id" = ?`).get(id) as Record<string, unknown> | undefined;
+    return raw ? this.decode(codec, raw) : undefined;
+  }
+
+  async read(plan: ReadPlan): Promise<ReadResult> {
+    const codec = this.codec(plan.resource);
+    const compiled = compileRead(plan, this.patternSql(codec));
+    const raws = this.prepare(compiled.select.sql).all(...compiled.select.params) as Record<string, unknown>[];
+    const rows = raws.map((r) => this.decode(codec, r));
+    if (!compiled.count) return { rows, total: null, estimated: false };
+    // A page that is not full and starts at 0 already tells the total.
+    if (plan.after === null && plan.offset === 0 && rows.length < plan.limit) {
+      return { rows, total: rows.length, estimated: false };
+    }
+    if (plan.count === 'estimated') return { rows, ...this.estimate(codec, compiled.count.sql, compiled.count.params) };
+    const { n } = this.prepare(compiled.count.sql).get(...compiled.count.params) as { n: number };
+    return { rows, total: n, estimated: false };
+  }
+
+  /**
+   * Exact up to the threshold; beyond it, extrapolated from the density of matches in
+   * rowid order (how far into the table the threshold-th match lies).
+   */
+  private estimate(codec: ResourceCodec, countSql: string, params: unknown[]): { total: number; estimated: boolean } {
+    const cap = this.estimateThreshold;
+    const where = countSql.slice(countSql.indexOf(' WHERE ') + 7);
+    const table = quote(codec.table);
+    const { n } = this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM ${table} WHERE ${where} LIMIT ${cap + 1})`).get(...params) as { n: number };
+    if (n <= cap) return { total: n, estimated: false };
+    const nth = this.prepare(`SELECT rowid AS r FROM ${table} WHERE ${where} ORDER BY rowid LIMIT 1 OFFSET ${cap - 1}`).get(...params) as { r: number };
+    const span = this.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${table}`).get() as { lo: number; hi: number };
+    const density = cap / Math.max(1, nth.r - span.lo + 1);
+    return { total: Math.max(n, Math.round(density * (span.hi - span.lo + 1))), estimated: true };
+  }
+
+  async count(resource: string, where: Condition): Promise<number> {
+    const codec = this.codec(resource);
+    const params: unknown[] = [];
+    const sql = compileCondition(where, params, this.patternSql(codec));
+    const { n } = this.prepare(`SELECT count(*) AS n FROM ${quote(codec.table)} WHERE ${sql}`).get(...params) as { n: number };
+    return n;
+  }
+
+  async suggest(resource: string, word: string, limit: number): Promise<Suggestion[]> {
+    const codec = this.codec(resource);
+    if (!codec.search.enabled || word.length < 2) return [];
+    const vocab = quote(codec.search.tables.vocab);
+    const found = new Map<string, number>();
+    const take = (rows: { term: string; doc: number }[]) => {
+      for (const r of rows) if (r.term !== word && !found.has(r.term) && found.size < limit) found.set(r.term, r.doc);
+    };
+    // 1. words that complete it (prefix range scan of the vocabulary)
+    take(this.prepare(`SELECT term, doc FROM ${vocab} WHERE term >= ? AND term < ? ORDER BY doc DESC, term LIMIT ?`).all(word, `${word}\u{10FFFF}`, limit + 1) as { term: string; doc: number }[]);
+    // 2. words that contain it
+    if (found.size < limit) {
+      take(this.prepare(`SELECT term, doc FROM ${vocab} WHERE instr(term, ?) > 1 ORDER BY doc DESC, term LIMIT ?`).all(word, limit + 1) as { term: string; doc: number }[]);
+    }
+    // 3. nothing yet: words within edit distance 2
+    if (found.size === 0) {
+      const candidates = this.prepare(`SELECT term, doc FROM ${vocab} WHERE length(term) BETWEEN ? AND ? LIMIT 200000`).all(word.length - 2, word.length + 2) as { term: string; doc: number }[];
+      const close = candidates.filter((c) => c.term !== word && editDistanceAtMost(word, c.term, 2)).sort((a, b) => b.doc - a.doc || a.term.localeCompare(b.term));
+      take(close);
+    }
+    return [...found].map(([w, count]) => ({ word: w, count })).sort((a, b) => b.count - a.count);
+  }
+
+  async searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number): Promise<{ hits: WordHit[]; total: number }> {
+    const folded = words.flatMap((w) => wordsOf(w));
+    if (folded.length === 0) return { hits: [], total: 0 };
+    const match = folded.map((w) => `"${w}"*`).join(' AND ');
+    const hits: WordHit[] = [];
+    let total = 0;
+    for (const target of targets) {
+      const { resource, where } = target;
+      const codec = this.codec(resource);
+      if (!codec.search.enabled) continue;
+      const w = quote(codec.search.tables.words);
+      const t = quote(codec.table);
+      const params: unknown[] = [match];
+      const cond = compileCondition(where, params, this.patternSql(codec), 't.');
+      const from = `FROM ${w} JOIN ${t} AS t ON t.rowid = ${w}.rowid WHERE ${w} MATCH ? AND ${cond}`;
+      const { n } = this.prepare(`SELECT count(*) AS n ${from}`).get(...params) as { n: number };
+      total += n;
+      if (n === 0) continue;
+      const rows = this.prepare(`SELECT t."id" AS id, bm25(${w}) AS rank ${from} ORDER BY rank LIMIT ?`).all(...params, offset + limit) as { id: Key; rank: number }[];
+      for (const r of rows) hits.push({ resource, id: r.id, score: Math.round(-r.rank * 1000) / 1000 });
+    }
+    hits.sort((a, b) => b.score - a.score || a.resource.localeCompare(b.resource) || String(a.id).localeCompare(String(b.id), undefined, { numeric: true }));
+    return { hits: hits.slice(offset, offset + limit), total };
+  }
+
+  async insert(resource: string, values: Row): Promise<Row> {
+    const codec = this.codec(resource);
+    const names: string[] = [];
+    const params: unknown[] = [];
+    if (values.id !== undefined && values.id !== null) {
+      names.push('id');
+      params.push(values.id);
+    }
+    for (const [name, kind] of codec.columns) {
+      if (!(name in values)) continue;
+      names.push(name);
+      params.push(this.encode(kind, values[name]));
+    }
+    const sql = names.length
+      ? `INSERT INTO ${quote(codec.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) RETURNING rowid AS "_carte_rowid", *`
+      : `INSERT INTO ${quote(codec.table)} DEFAULT VALUES RETURNING rowid AS "_carte_rowid", *`;
+    const raw = this.guard(() => this.prepare(sql).get(...params)) as Record<string, unknown>;
+    const row = this.decode(codec, raw);
+    if (codec.search.enabled) codec.search.insert(raw._carte_rowid as number, row);
+    return row;
+  }
+
+  async update(resource: string, id: Key, values: Row): Promise<Row | undefined> {
+    const codec = this.codec(resource);
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [name, kind] of codec.columns) {
+      if (!(name in values)) continue;
+      sets.push(`${quote(name)} = ?`);
+      params.push(this.encode(kind, values[name]));
+    }
+    if (sets.length === 0) return this.get(resource, id);
+    const sql = `UPDATE ${quote(codec.table)} SET ${sets.join(', ')} WHERE "id" = ? RETURNING rowid AS "_carte_rowid", *`;
+    const raw = this.guard(() => this.prepare(sql).get(...params, id)) as Record<string, unknown> | undefined;
+    if (!raw) return undefined;
+    const row = this.decode(codec, raw);
+    if (codec.search.enabled && codec.search.touches(values)) {
+      codec.search.remove(raw._carte_rowid as number);
+      codec.search.insert(raw._carte_rowid as number, row);
+    }
+    return row;
+  }
+
+  async delete(resource: string, id: Key): Promise<boolean> {
+    const codec = this.codec(resource);
+    const raw = this.guard(() => this.prepare(`DELETE FROM ${quote(codec.table)} WHERE "id" = ? RETURNING rowid AS "_carte_rowid"`).get(id)) as
+      | { _carte_rowid: number }
+      | undefined;
+    if (!raw) return false;
+    if (codec.search.enabled) codec.search.remove(raw._carte_rowid);
+    return true;
+  }
+
+  run(sql: string, params: unknown[]): void {
+    this.prepare(sql).run(...params);
+  }
+
+  /** Maps constraint failures to StoreConflictError; the service turns them into 409s. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        const fields = /failed: (.*)$/.exec((e as Error).message)?.[1]?.split(', ').map((c) => c.split('.').pop() as string) ?? [];
+        throw new StoreConflictError('unique', fields);
+      }
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreConflictError('reference', []);
+      throw e;
+    }
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite';
+  readonly capabilities = { estimatedCount: true };
+  readonly stats: StoreStats = { statements: 0 };
+  private readonly writer: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly writeSession: SqliteSession;
+  private readonly readSession: SqliteSession;
+  private readonly queue = new WriteQueue();
+  private codecs = new Map<string, ResourceCodec>();
+  private readonly tempDir: string | null;
+  private readonly begin: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly rollback: Database.Statement;
+  private closed = false;
+  readonly file: string;
+
+  constructor(options: SqliteStoreOptions) {
+    const memory = options.file === ':memory:';
+    // A throw-away file rather than SQLite's :memory:, so the reader and the writer share one database.
+    this.tempDir = memory ? mkdtempSync(path.join(os.tmpdir(), 'carte-mem-')) : null;
+    this.file = this.tempDir ? path.join(this.tempDir, 'carte.db') : options.file;
+    this.writer = new Database(this.file);
+    this.writer.pragma('journal_mode = WAL');
+    this.writer.pragma(`synchronous = ${memory ? 'OFF' : (options.durability ?? 'full').toUpperCase()}`);
+    this.writer.pragma('foreign_keys = ON');
+    this.writer.pragma('busy_timeout = 5000');
+    this.reader = new Database(this.file);
+    this.reader.pragma('busy_timeout = 5000');
+    this.reader.pragma('query_only = 1');
+    const threshold = options.estimateThreshold ?? 1000;
+    this.writeSession = new SqliteSession(this.writer, () => this.codecs, this.stats, threshold);
+    this.readSession = new SqliteSession(this.reader, () => this.codecs, this.stats, threshold);
+    this.begin = this.writer.prepare('BEGIN IMMEDIATE');
+    this.commit = this.writer.prepare('COMMIT');
+    this.rollback = this.writer.prepare('ROLLBACK');
+  }
+
+  async planMigration(model: ApiModel): Promise<MigrationPlan> {
+    return planSqliteMigration(this.writer, model);
+  }
+
+  async applyMigration(plan: MigrationPlan, options: { allowDestructive?: boolean } = {}): Promise<void> {
+    const destructive = plan.steps.filter((s) => s.destructive);
+    if (destructive.length > 0 && !options.allowDestructive) throw new DestructiveMigrationError(destructive);
+    if (plan.steps.length === 0) return;
+    const rebuilds = plan.steps.some((s) => s.kind === 'changeColumn');
+    await this.queue.run(async () => {
+      // A table rebuild drops and renames tables that others reference: foreign keys are
+      // switched off around it (only possible outside a transaction) and checked after.
+      if (rebuilds) this.writer.pragma('foreign_keys = OFF');
+      try {
+        this.writer.transaction(() => {
+          for (const step of plan.steps) {
+            for (const sql of step.sql) {
+              const reindex = /^-- carte:reindex (.+)$/.exec(sql);
+              if (reindex) this.reindexLater.add(reindex[1] as string);
+              else this.writer.exec(sql);
+            }
+          }
+          if (rebuilds) {
+            const problems = this.writer.pragma('foreign_key_check') as unknown[];
+            if (problems.length > 0) throw new Error(`the migration would leave ${problems.length} dangling references`);
+          }
+        })();
+      } finally {
+        if (rebuilds) this.writer.pragma('foreign_keys = ON');
+      }
+    });
+  }
+
+  private readonly reindexLater = new Set<string>();
+
+  attach(model: ApiModel): void {
+    const codecs = new Map<string, ResourceCodec>();
+    for (const resource of model.resources.values()) {
+      codecs.set(resource.name, {
+        resource,
+        table: tableName(resource.name),
+        columns: resource.fieldList.map((f) => [f.name, kindOf(f)] as const),
+        search: new SqliteSearchIndex(resource, (sql, params) => this.writeSession.run(sql, params)),
+      });
+    }
+    this.codecs = codecs;
+    for (const name of this.reindexLater) {
+      const codec = codecs.get(name);
+      if (codec) this.writer.transaction(() => codec.search.reindex(this.writer))();
+    }
+    this.reindexLater.clear();
+  }
+
+  transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      if (this.closed) throw new Error('the store is closed');
+      this.begin.run();
+      this.stats.statements++;
+      try {
+        const result = await fn(this.writeSession);
+        this.commit.run();
+        this.stats.statements++;
+        return result;
+      } catch (e) {
+        if (this.writer.inTransaction) this.rollback.run();
+        throw e;
+      }
+    });
+  }
+
+  get(resource: string, id: Key): Promise<Row | undefined> {
+    return this.readSession.get(resource, id);
+  }
+  read(plan: ReadPlan): Promise<ReadResult> {
+    return this.readSession.read(plan);
+  }
+  count(resource: string, where: Condition): Promise<number> {
+    return this.readSession.count(resource, where);
+  }
+  suggest(resource: string, word: string, limit: number): Promise<Suggestion[]> {
+    return this.readSession.suggest(resource, word, limit);
+  }
+  searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number) {
+    return this.readSession.searchWords(targets, words, offset, limit);
+  }
+
+  /** The reader, for adapters' own read-only queries (tests, import/export). */
+  get readerSession(): StoreReader {
+    return this.readSession;
+  }
+
+  async ping(): Promise<void> {
+    this.reader.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let queued transactions finish before the connections go.
+    await this.queue.run(async () => undefined);
+    this.closed = true;
+    this.reader.close();
+    this.writer.close();
+    if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The Store interface every database adapter implements (SQLite first, PostgreSQL next).
+ * Plans come in as plain data; rows go out decoded to their JSON values. Nothing above
+ * this interface knows SQL or which database it talks to.
+ */
+import type { CountMode, LeafType, Scalar } from '../query/types.js';
+import type { ApiModel } from '../schema/types.js';
+
+/** A stored item, decoded: field name → JSON value, with its key under `id`. */
+export type Row = Record<string, unknown>;
+export type Key = number | string;
+
+/** A column or a path inside a JSON column. */
+export interface ColumnRef {
+  readonly field: string;
+  readonly path: readonly string[];
+  readonly leafType: LeafType;
+  /** The column holds an array of scalars. */
+  readonly array: boolean;
+}
+
+export type CompareOp = '=' | '<>' | '>' | '>=' | '<' | '<=';
+
+/** A boolean condition tree over one resource's rows. */
+export type Condition =
+  | { readonly kind: 'true' }
+  | { readonly kind: 'false' }
+  | { readonly kind: 'and' | 'or'; readonly items: readonly Condition[] }
+  | { readonly kind: 'not'; readonly item: Condition }
+  | { readonly kind: 'compare'; readonly column: ColumnRef; readonly op: CompareOp; readonly value: Scalar }
+  | { readonly kind: 'in'; readonly column: ColumnRef; readonly values: readonly Scalar[] }
+  /** Array column holding at least one of the values. */
+  | { readonly kind: 'contains'; readonly column: ColumnRef; readonly values: readonly Scalar[] }
+  | { readonly kind: 'isNull'; readonly column: ColumnRef }
+  /** `*` wildcard pattern, whole value, case-insensitive. */
+  | { readonly kind: 'like'; readonly column: ColumnRef; readonly pattern: string }
+  /** `*` pattern against the search index of a `search: true` field (accent-insensitive too). */
+  | { readonly kind: 'pattern'; readonly field: string; readonly pattern: string };
+
+export const TRUE: Condition = { kind: 'true' };
+
+export interface OrderKey {
+  readonly column: ColumnRef;
+  readonly descending: boolean;
+}
+
+export interface ReadPlan {
+  readonly resource: string;
+  readonly where: Condition;
+  /** Ends with the key, so the order is total. */
+  readonly order: readonly OrderKey[];
+  readonly offset: number;
+  readonly limit: number;
+  /** Keyset position: the order values of the last row already seen. */
+  readonly after: readonly (Scalar | null)[] | null;
+  readonly count: CountMode;
+  /** Top-`limit` rows per value of this field (batched to-many embedding); offset is ignored. */
+  readonly partitionBy?: string;
+}
+
+export interface ReadResult {
+  readonly rows: Row[];
+  /** null when counting was not asked for (`count=none`). */
+  readonly total: number | null;
+  /** The total is an estimate (`count=estimated` on a large result). */
+  readonly estimated: boolean;
+}
+
+export interface Suggestion {
+  readonly word: string;
+  /** How many items hold the word. */
+  readonly count: number;
+}
+
+/** A resource to search, with the condition its rows must also meet (access rules). */
+export interface SearchTarget {
+  readonly resource: string;
+  readonly where: Condition;
+}
+
+export interface WordHit {
+  readonly resource: string;
+  readonly id: Key;
+  readonly score: number;
+}
+
+export interface StoreReader {
+  get(resource: string, id: Key): Promise<Row | undefined>;
+  read(plan: ReadPlan): Promise<ReadResult>;
+  count(resource: string, where: Condition): Promise<number>;
+  /** Indexed words of a resource's search fields that match a word (SPEC §4.6 suggestions). */
+  suggest(resource: string, word: string, limit: number): Promise<Suggestion[]>;
+  /** Full-text search over words across resources, ranked; `words` must all match. */
+  searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number): Promise<{ hits: WordHit[]; total: number }>;
+}
+
+export interface StoreWriter extends StoreReader {
+  /** Inserts; assigns the key unless `values.id` is set. Returns the stored row. */
+  insert(resource: string, values: Row): Promise<Row>;
+  /** Writes the given fields; returns the stored row, or undefined if there is none. */
+  update(resource: string, id: Key, values: Row): Promise<Row | undefined>;
+  delete(resource: string, id: Key): Promise<boolean>;
+}
+
+export interface MigrationStep {
+  readonly kind: 'createTable' | 'addColumn' | 'createIndex' | 'dropIndex' | 'dropColumn' | 'dropTable' | 'changeColumn' | 'createSearch';
+  readonly target: string;
+  readonly description: string;
+  readonly destructive: boolean;
+  readonly sql: readonly string[];
+}
+
+export interface MigrationPlan {
+  readonly steps: readonly MigrationStep[];
+}
+
+export interface StoreCapabilities {
+  /** Counts can be estimated cheaply from statistics. */
+  readonly estimatedCount: boolean;
+}
+
+export interface StoreStats {
+  /** SQL statements executed since the store opened (tests assert batching with it). */
+  statements: number;
+}
+
+export interface Store extends StoreReader {
+  readonly dialect: string;
+  readonly capabilities: StoreCapabilities;
+  readonly stats: StoreStats;
+  /** Compares the database's shape with the model's. */
+  planMigration(model: ApiModel): Promise<MigrationPlan>;
+  /** Applies a plan; destructive steps only with `allowDestructive`. */
+  applyMigration(plan: MigrationPlan, options?: { allowDestructive?: boolean }): Promise<void>;
+  /** Binds the store to the model (after migrating); reads and writes use it. */
+  attach(model: ApiModel): void;
+  /** Runs `fn` in one transaction: all of it commits, durably, or none of it does. */
+  transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
+  /** The database answers (for /ready). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A unique index or foreign key refused a write. */
+export class StoreConflictError extends Error {
+  constructor(
+    message: string,
+    readonly fields: readonly string[],
+  ) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+/** Destructive changes are needed and were not allowed. */
+export class DestructiveMigrationError extends Error {
+  constructor(readonly steps: readonly MigrationStep[]) {
+    super(
+      `The database needs destructive changes to match the schema:\n${steps.map((s) => `  - ${s.description}`).join('\n')}\n` +
+        'Review them with `carte migrate SCHEMA --db URL` and apply with `--apply --allow-destructive`.',
+    );
+    this.name = 'DestructiveMigrationError';
+  }
+}

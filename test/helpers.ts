@@ -1,0 +1,56 @@
+/** Test helpers: a real Carte server listening on a free port, and a small HTTP client. */
+import { createServer, type CarteServer, type ServerOptions } from '../src/app.js';
+
+export interface Response {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The body parsed as JSON (throws when it is not). */
+  readonly body: unknown;
+}
+
+export interface TestServer {
+  readonly server: CarteServer;
+  readonly url: string;
+  request(method: string, path: string, init?: { headers?: Record<string, string>; body?: unknown; raw?: string | Buffer }): Promise<Response>;
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const server = await createServer({
+    ...options,
+    config: { db: 'sqlite::memory:', port: 0, logLevel: 'silent', ...options.config },
+  });
+  const url = await server.listen();
+  const request: TestServer['request'] = async (method, path, init = {}) => {
+    const headers: Record<string, string> = { ...init.headers };
+    let body: string | Buffer | undefined;
+    if (init.raw !== undefined) body = init.raw;
+    else if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: unknown;
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      get body() {
+        if (parsed === undefined) parsed = JSON.parse(text);
+        return parsed;
+      },
+    };
+  };
+  return {
+    server,
+    url,
+    request,
+    get: (path, headers) => request('GET', path, { ...(headers ? { headers } : {}) }),
+    post: (path, body, headers) => request('POST', path, { body, ...(headers ? { headers } : {}) }),
+    close: () => server.close(),
+  };
+}
