@@ -72,6 +72,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     bodyLimit: config.limits.bodyBytes,
+    // Long query strings reach Carte's own limits (400 naming the problem) instead of Node's 431.
+    http: { maxHeaderSize: config.limits.headerBytes },
     routerOptions: { ignoreTrailingSlash: true },
     // Hostile input (SPEC §8): headers and slow clients are bounded.
     requestTimeout: 120_000,

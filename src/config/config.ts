@@ -8,6 +8,8 @@ import type { ConfigSpec } from '../schema/types.js';
 export interface Limits {
   /** Largest request body accepted, in bytes (413 beyond). */
   readonly bodyBytes: number;
+  /** Request line and headers, in bytes (Node answers 431 beyond). */
+  readonly headerBytes: number;
   /** Items one bulk PUT may carry. */
   readonly bulkItems: number;
   /** Filters one request may carry. */
@@ -44,6 +46,7 @@ export interface CarteConfig {
 
 export const DEFAULT_LIMITS: Limits = {
   bodyBytes: 1024 * 1024,
+  headerBytes: 2 * 1024 * 1024,
   bulkItems: 1000,
   filters: 50,
   valuesPerFilter: 500,

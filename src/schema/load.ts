@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { buildModel, formatPath, SchemaError, type SchemaProblem } from './validate.js';
 import type { ActionHandler, ActionSpec, ApiModel, ApiSpec } from './types.js';
 
@@ -61,7 +61,9 @@ export async function loadSchemaFile(file: string): Promise<LoadedSchema> {
     return { file: absolute, spec: spec as ApiSpec, model };
   } catch (e) {
     if (e instanceof SchemaError) {
-      throw new SchemaError(e.problems.map((p) => ({ ...p, ...locate(p.path) })), file);
+      const located: LocatedProblem[] = e.problems.map((p) => ({ ...p, ...locate(p.path) }));
+      located.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+      throw new SchemaError(located, file);
     }
     throw e;
   }
@@ -122,14 +124,21 @@ async function resolveHandlers(spec: ApiSpec, dir: string, file: string): Promis
 }
 
 function locateInDocument(doc: Document, lineCounter: LineCounter, p: readonly (string | number)[]): { line?: number; column?: number } {
-  // Walk up the path until a node exists (a missing key is reported at its parent).
+  // Walk up the path until a node exists (a missing key is reported at its parent). A
+  // problem with a scalar points at the value; one with a map or list at its key.
   for (let n = p.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(p.slice(0, n), true);
-    if (isNode(node) && node.range) {
-      const pos = lineCounter.linePos(node.range[0]);
-      return { line: pos.line, column: pos.col };
+    if (!isNode(node) || !node.range) continue;
+    let offset = node.range[0];
+    if (!isScalar(node) && n > 0) {
+      const parent = n === 1 ? doc.contents : doc.getIn(p.slice(0, n - 1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === p[n - 1]);
+        if (pair && isNode(pair.key) && pair.key.range) offset = pair.key.range[0];
+      }
     }
-    // For a key whose value is a scalar, getIn(…, true) returns the Scalar node; else keep walking.
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
   }
   return {};
 }

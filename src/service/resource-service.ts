@@ -3,6 +3,7 @@
  * create, replace, update, delete, bulk, search and actions live here once, with
  * validation, access rules, referential integrity, state transitions and errors.
  */
+import { randomUUID } from 'node:crypto';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import { evaluateRule, type Operation } from '../auth/rules.js';
 import { CarteError, errors, type FieldError } from '../errors.js';
@@ -145,7 +146,10 @@ export class ResourceService {
 
   private async runList(ctx: CallContext, resource: ResourceModel, query: ListQuery, where: Condition, unit: string): Promise<ListResult> {
     const plan = readPlan(resource, query, where);
-    const result = await this.store.read(plan);
+    // One row more than asked tells whether another page follows, whatever the count mode.
+    const result = await this.store.read({ ...plan, limit: plan.limit + 1 });
+    const more = result.rows.length > plan.limit;
+    if (more) result.rows.pop();
     if (result.rows.length === 0 && plan.offset > 0) {
       // SPEC §4.3: a start beyond the end of a non-empty collection is 416.
       const total = result.total ?? (await this.store.count(resource.name, where));
@@ -159,8 +163,6 @@ export class ResourceService {
     const items = await this.presenterFor(ctx).present(this.store, resource, result.rows, query.fields, { baseUrl: ctx.baseUrl, prefix: this.prefix });
     const first = plan.after ? 0 : plan.offset;
     const lastRow = result.rows[result.rows.length - 1];
-    const full = result.rows.length === plan.limit;
-    const more = result.total === null ? full : first + result.rows.length < result.total || (plan.after !== null && full);
     return {
       items,
       first,
@@ -329,7 +331,7 @@ export class ResourceService {
     const now = new Date().toISOString();
     if (resource.timestamps.createdAt) values[resource.timestamps.createdAt] = now;
     if (resource.timestamps.updatedAt) values[resource.timestamps.updatedAt] = now;
-    if (id !== null) values.id = id;
+    values.id = id ?? (resource.key.type === 'uuid' ? randomUUID() : null);
     return this.guardConflict(resource, () => tx.insert(resource.name, values));
   }
 

@@ -17,17 +17,24 @@ export function renderMarkdown(source: string): string {
       out.push(`<pre><code>${escapeHtml(block.b.replace(/^\n|\n$/g, ''))}</code></pre>`);
       continue;
     }
-    for (const para of block.b.split(/\n{2,}/)) {
-      const text = para.trim();
-      if (!text) continue;
-      const heading = /^(#{1,4})\s+(.*)$/.exec(text);
+    // Headings are lines of their own; other lines gather into paragraphs.
+    let para: string[] = [];
+    const flush = () => {
+      if (para.length > 0) out.push(`<p>${inline(para.join(' '))}</p>`);
+      para = [];
+    };
+    for (const line of block.b.split('\n')) {
+      const heading = /^(#{1,4})\s+(.*)$/.exec(line);
       if (heading) {
+        flush();
         const level = (heading[1] as string).length;
         const title = heading[2] as string;
         const id = /^[a-z_]+$/.test(title) ? ` id="${title}"` : '';
         out.push(`<h${level}${id}>${inline(title)}</h${level}>`);
-      } else out.push(`<p>${inline(text).replace(/\n/g, ' ')}</p>`);
+      } else if (line.trim() === '') flush();
+      else para.push(line.trim());
     }
+    flush();
   }
   return out.join('\n');
 }
