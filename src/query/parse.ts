@@ -31,5 +31,7 @@ export function parseListQuery(api: ApiModel, resource: ResourceModel, input: Qu
   const sort = parseSort(resource, input.sort, input.desc, limits);
   const page = parseRange(resource, input, sort, options.search ? 'search' : resource.singular);
   const fields = input.fields !== undefined && input.fields !== '' ? parseFields(api, resource, input.fields, limits) : null;
-  return { filters, patterns, sort, page, fields, count: input.count ?? 'exact' };
+  // Deep paging by cursor stays constant-time: it counts only when asked to (Prefer: count=exact).
+  const count = input.count ?? (page.kind === 'cursor' ? 'none' : 'exact');
+  return { filters, patterns, sort, page, fields, count };
 }

@@ -19,6 +19,7 @@ import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryConditi
 import { itemHref, Presenter, versionTag } from './present.js';
 import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
 import { BodyValidator, createAjv, SchemaValidator } from './validate.js';
+import { WriteTx, type Change, type ChangeRecorder } from './changes.js';
 
 export interface ServiceOptions {
   readonly limits?: Partial<QueryLimits> & { readonly bulkItems?: number; readonly globalSearchMaxRange?: number };
@@ -40,6 +41,7 @@ export class ResourceService {
   private readonly bulkItems: number;
   private readonly globalMaxRange: number;
   private readonly ajv: Ajv2020 = createAjv();
+  private readonly recorders: ChangeRecorder[] = [];
 
   constructor(
     api: ApiModel,
@@ -221,15 +223,16 @@ export class ResourceService {
     const query = this.parseQuery(resource, input, true);
     const access = this.readCondition(ctx, resource);
     const list = await this.runList(ctx, resource, query, and(queryCondition(query), access), 'search');
-    return { ...list, query: describeQuery(input.filters ?? []), suggestions: await this.suggestions(resource, query) };
+    return { ...list, query: describeQuery(input.filters ?? []), suggestions: await this.suggestions(resource, query, list.items.length === 0) };
   }
 
-  private async suggestions(resource: ResourceModel, query: ListQuery): Promise<string[]> {
+  /** SPEC §4.6: up to 5 indexed words completing or close to the patterns' words, most frequent first. */
+  private async suggestions(resource: ResourceModel, query: ListQuery, nothingFound: boolean): Promise<string[]> {
     const words = new Set<string>();
     for (const p of query.patterns) for (const pattern of p.patterns) for (const w of foldText(pattern).split(/[^\p{L}\p{N}]+/u)) if (w.length >= 2) words.add(w);
     const found = new Map<string, number>();
     for (const word of [...words].slice(0, 5)) {
-      for (const s of await this.store.suggest(resource.name, word, 5)) found.set(s.word, Math.max(found.get(s.word) ?? 0, s.count));
+      for (const s of await this.store.suggest(resource.name, word, 5, nothingFound)) found.set(s.word, Math.max(found.get(s.word) ?? 0, s.count));
     }
     return [...found].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5).map(([w]) => w);
   }
@@ -284,7 +287,7 @@ export class ResourceService {
         { field: 'id', error: 'readOnly', error_description: `The id of a ${resource.singular} is assigned by the server; to choose it, PUT ${this.prefix}/${resource.name}/{id}` },
       ]);
     }
-    const row = await this.store.transaction(async (tx) => {
+    const row = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       const values = this.prepareCreate(resource, object, scope, decision.owner);
       return this.insertChecked(tx, resource, values, null);
@@ -325,14 +328,16 @@ export class ResourceService {
   }
 
   /** Insert after the checks the database cannot phrase well: references, initial state, unique keys. */
-  private async insertChecked(tx: StoreWriter, resource: ResourceModel, values: Row, id: Key | null, prefix = ''): Promise<Row> {
+  private async insertChecked(tx: WriteTx, resource: ResourceModel, values: Row, id: Key | null, prefix = ''): Promise<Row> {
     await this.checkReferences(tx, resource, values, prefix);
     this.checkInitialState(resource, values);
     const now = new Date().toISOString();
     if (resource.timestamps.createdAt) values[resource.timestamps.createdAt] = now;
     if (resource.timestamps.updatedAt) values[resource.timestamps.updatedAt] = now;
     values.id = id ?? (resource.key.type === 'uuid' ? randomUUID() : null);
-    return this.guardConflict(resource, () => tx.insert(resource.name, values));
+    const row = await this.guardConflict(resource, () => tx.insert(resource.name, values));
+    await this.record(tx, { type: 'created', resource: resource.name, id: row.id as Key, before: null, after: row, fields: resource.fieldList.map((f) => f.name) });
+    return row;
   }
 
   private async guardConflict<T>(resource: ResourceModel, fn: () => Promise<T>): Promise<T> {
@@ -413,7 +418,7 @@ export class ResourceService {
         { field: 'id', error: 'format', error_description: resource.key.type === 'uuid' ? 'The id must be a UUID' : 'The id must be a positive integer' },
       ]);
     }
-    const outcome = await this.store.transaction(async (tx) => {
+    const outcome = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       return this.replaceOne(ctx, tx, resource, id, object, options.ifMatch, scope);
     });
@@ -422,7 +427,7 @@ export class ResourceService {
 
   private async replaceOne(
     ctx: CallContext,
-    tx: StoreWriter,
+    tx: WriteTx,
     resource: ResourceModel,
     id: Key,
     object: Record<string, unknown>,
@@ -458,7 +463,7 @@ export class ResourceService {
     return this.visible(reader, resource, row, and(d.condition, scope));
   }
 
-  private async updateChecked(tx: StoreWriter, resource: ResourceModel, current: Row, values: Row, prefix = ''): Promise<Row> {
+  private async updateChecked(tx: WriteTx, resource: ResourceModel, current: Row, values: Row, prefix = ''): Promise<Row> {
     this.checkTransition(resource, current, values);
     const changed: Row = {};
     for (const [k, v] of Object.entries(values)) if (JSON.stringify(current[k]) !== JSON.stringify(v)) changed[k] = v;
@@ -467,6 +472,7 @@ export class ResourceService {
     if (resource.timestamps.updatedAt) changed[resource.timestamps.updatedAt] = new Date().toISOString();
     const row = await this.guardConflict(resource, () => tx.update(resource.name, current.id as Key, changed));
     if (!row) throw errors.notFound(resource.singular, current.id);
+    await this.record(tx, { type: 'updated', resource: resource.name, id: row.id as Key, before: current, after: row, fields: Object.keys(changed) });
     return row;
   }
 
@@ -476,7 +482,7 @@ export class ResourceService {
     const validator = this.validator(resource);
     const object = validator.asObject(patch);
     const id = this.requireKey(resource, rawId);
-    const row = await this.store.transaction(async (tx) => {
+    const row = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       const current = await tx.get(resource.name, id);
       if (!current || !(await this.canSee(ctx, tx, resource, current, scope.condition))) throw errors.notFound(resource.singular, rawId);
@@ -502,7 +508,7 @@ export class ResourceService {
   async delete(ctx: CallContext, resourceName: string, rawId: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
     const id = this.requireKey(resource, rawId);
-    const row = await this.store.transaction(async (tx) => {
+    const row = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       const current = await tx.get(resource.name, id);
       if (!current || !(await this.canSee(ctx, tx, resource, current, scope.condition))) throw errors.notFound(resource.singular, rawId);
@@ -516,7 +522,7 @@ export class ResourceService {
   }
 
   /** Deletes a row after settling what refers to it: restrict (409), cascade, or set null. */
-  private async deleteChecked(tx: StoreWriter, resource: ResourceModel, row: Row): Promise<void> {
+  private async deleteChecked(tx: WriteTx, resource: ResourceModel, row: Row): Promise<void> {
     const id = row.id as Key;
     for (const relation of resource.relations.values()) {
       if (relation.kind !== 'many') continue;
@@ -543,6 +549,30 @@ export class ResourceService {
       }
     }
     await tx.delete(resource.name, id);
+    await this.record(tx, { type: 'deleted', resource: resource.name, id, before: row, after: null, fields: resource.fieldList.map((f) => f.name) });
+  }
+
+  /** Runs writes in one transaction, recording every change; recorders hear of them after the commit. */
+  private async write<T>(ctx: CallContext, fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    let changes: readonly Change[] = [];
+    const result = await this.store.transaction(async (inner) => {
+      const tx = new WriteTx(inner, ctx);
+      const out = await fn(tx);
+      changes = tx.changes;
+      return out;
+    });
+    if (changes.length > 0) for (const recorder of this.recorders) recorder.committed(changes, ctx);
+    return result;
+  }
+
+  private async record(tx: WriteTx, change: Change): Promise<void> {
+    tx.changes.push(change);
+    for (const recorder of this.recorders) await recorder.record(tx.inner, change, tx.ctx);
+  }
+
+  /** Plugs a recorder in (the events room); every later write reports to it. */
+  addRecorder(recorder: ChangeRecorder): void {
+    this.recorders.push(recorder);
   }
 
   /** PUT on a collection: replace (or create) every item of the body, all or nothing. */
@@ -574,7 +604,7 @@ export class ResourceService {
       entries.push({ id, object, prefix });
     });
     if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
-    const rows = await this.store.transaction(async (tx) => {
+    const rows = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       const out: Row[] = [];
       for (const entry of entries) out.push((await this.replaceOne(ctx, tx, resource, entry.id, entry.object, undefined, scope, entry.prefix)).row);
@@ -592,7 +622,7 @@ export class ResourceService {
     const terms = parseFilters(resource, filters, this.limits);
     const read = this.readCondition(ctx, resource);
     const del = this.access(ctx, resource, 'delete').condition;
-    return this.store.transaction(async (tx) => {
+    return this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       const where = and(...terms.map(filterCondition), read, del, scope.condition);
       let deleted = 0;

@@ -88,8 +88,11 @@ export interface StoreReader {
   get(resource: string, id: Key): Promise<Row | undefined>;
   read(plan: ReadPlan): Promise<ReadResult>;
   count(resource: string, where: Condition): Promise<number>;
-  /** Indexed words of a resource's search fields that match a word (SPEC §4.6 suggestions). */
-  suggest(resource: string, word: string, limit: number): Promise<Suggestion[]>;
+  /**
+   * Indexed words of a resource's search fields for a word (SPEC §4.6 suggestions): words
+   * completing it, then containing it, then — with `close` — within edit distance 2.
+   */
+  suggest(resource: string, word: string, limit: number, close: boolean): Promise<Suggestion[]>;
   /** Full-text search over words across resources, ranked; `words` must all match. */
   searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number): Promise<{ hits: WordHit[]; total: number }>;
 }

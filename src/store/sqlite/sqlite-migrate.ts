@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { ApiModel, FieldModel, ResourceModel } from '../../schema/types.js';
 import type { MigrationPlan, MigrationStep } from '../store.js';
 import { quote, tableName } from './sqlite-compiler.js';
-import { searchTableDdl, searchTableNames } from './sqlite-search.js';
+import { dropSearchSql, searchTableDdl, searchTableNames } from './sqlite-search.js';
 
 export function columnType(field: FieldModel): 'INTEGER' | 'REAL' | 'TEXT' {
   switch (field.type) {
@@ -122,7 +122,7 @@ export function planSqliteMigration(db: Database.Database, model: ApiModel): Mig
     const searchSql = searchTableDdl(resource);
     const haveSearch = tables.get(search.patterns);
     if (searchSql.length > 0 && (haveSearch === undefined || !sameSearchColumns(haveSearch, resource))) {
-      const drop = haveSearch === undefined ? [] : [`DROP TABLE IF EXISTS ${quote(search.patterns)}`, `DROP TABLE IF EXISTS ${quote(search.words)}`, `DROP TABLE IF EXISTS ${quote(search.vocab)}`];
+      const drop = haveSearch === undefined ? [] : dropSearchSql(resource);
       steps.push({
         kind: 'createSearch',
         target: search.patterns,
@@ -136,7 +136,7 @@ export function planSqliteMigration(db: Database.Database, model: ApiModel): Mig
         target: search.patterns,
         description: `drop the search index of ${resource.name} (no search fields left)`,
         destructive: false,
-        sql: [`DROP TABLE IF EXISTS ${quote(search.patterns)}`, `DROP TABLE IF EXISTS ${quote(search.words)}`, `DROP TABLE IF EXISTS ${quote(search.vocab)}`],
+        sql: dropSearchSql(resource),
       });
     }
   }

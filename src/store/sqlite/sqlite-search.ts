@@ -1,35 +1,47 @@
 /**
  * The search index of a resource's `search: true` fields on SQLite FTS5 (SPEC §4.6):
- * a trigram table answers `*` patterns without scanning rows, a word table (unicode61)
- * ranks global searches with bm25 and feeds suggestions through its vocabulary.
- * Both hold folded text (lower case, no accents) and are written in the same
- * transaction as the row they index.
+ *  - `<t>__search`: trigram index of the folded values; `*` patterns are GLOBs over it,
+ *    answered from the index, never by scanning rows;
+ *  - `<t>__words`: unicode61 word index (contentless) ranking global searches with bm25;
+ *  - `<t>__terms` + `<t>__termgrams`: the dictionary of indexed words with how many items
+ *    hold each, itself trigram-indexed, so suggestions (prefix, substring, close words) cost
+ *    an index lookup however large the vocabulary.
+ * All hold folded text (lower case, no accents) and are written in the same transaction
+ * as the row they index.
  */
 import type Database from 'better-sqlite3';
 import type { ResourceModel } from '../../schema/types.js';
-import { foldText } from '../../query/text.js';
+import { editDistanceAtMost, foldText } from '../../query/text.js';
+import type { Suggestion } from '../store.js';
 import { quote, tableName } from './sqlite-compiler.js';
 
 export interface SearchTables {
   readonly patterns: string;
   readonly words: string;
-  readonly vocab: string;
+  readonly terms: string;
+  readonly termgrams: string;
 }
 
 export function searchTableNames(resource: ResourceModel): SearchTables {
   const t = tableName(resource.name);
-  return { patterns: `${t}__search`, words: `${t}__words`, vocab: `${t}__vocab` };
+  return { patterns: `${t}__search`, words: `${t}__words`, terms: `${t}__terms`, termgrams: `${t}__termgrams` };
 }
 
 export function searchTableDdl(resource: ResourceModel): string[] {
   if (resource.searchFields.length === 0) return [];
-  const names = searchTableNames(resource);
+  const n = searchTableNames(resource);
   const cols = resource.searchFields.map((f) => quote(f.name)).join(', ');
   return [
-    `CREATE VIRTUAL TABLE ${quote(names.patterns)} USING fts5(${cols}, tokenize='trigram', detail='none')`,
-    `CREATE VIRTUAL TABLE ${quote(names.words)} USING fts5(${cols}, tokenize='unicode61 remove_diacritics 2', content='', contentless_delete=1)`,
-    `CREATE VIRTUAL TABLE ${quote(names.vocab)} USING fts5vocab(${quote(names.words)}, 'row')`,
+    `CREATE VIRTUAL TABLE ${quote(n.patterns)} USING fts5(${cols}, tokenize='trigram', detail='none')`,
+    `CREATE VIRTUAL TABLE ${quote(n.words)} USING fts5(${cols}, tokenize='unicode61 remove_diacritics 2', content='', contentless_delete=1)`,
+    `CREATE TABLE ${quote(n.terms)} ("id" INTEGER PRIMARY KEY, "term" TEXT NOT NULL UNIQUE, "docs" INTEGER NOT NULL) STRICT`,
+    `CREATE VIRTUAL TABLE ${quote(n.termgrams)} USING fts5("term", content=${quote(n.terms)}, content_rowid='id', tokenize='trigram', detail='none')`,
   ];
+}
+
+export function dropSearchSql(resource: ResourceModel): string[] {
+  const n = searchTableNames(resource);
+  return [n.patterns, n.words, n.termgrams, n.terms].map((t) => `DROP TABLE IF EXISTS ${quote(t)}`);
 }
 
 /** `*` pattern → GLOB pattern over folded text (`?` and `[` escaped, `*` kept). */
@@ -42,13 +54,18 @@ export function wordsOf(text: string): string[] {
   return foldText(text).split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
 }
 
+type Run = (sql: string, params: unknown[]) => void;
+type Get = (sql: string, params: unknown[]) => Record<string, unknown> | undefined;
+type All = (sql: string, params: unknown[]) => Record<string, unknown>[];
+
 export class SqliteSearchIndex {
   private readonly names: SearchTables;
   private readonly fields: readonly string[];
 
   constructor(
     private readonly resource: ResourceModel,
-    private readonly run: (sql: string, params: unknown[]) => void,
+    private readonly run: Run,
+    private readonly get: Get,
   ) {
     this.names = searchTableNames(resource);
     this.fields = resource.searchFields.map((f) => f.name);
@@ -58,49 +75,103 @@ export class SqliteSearchIndex {
     return this.fields.length > 0;
   }
 
+  get tables(): SearchTables {
+    return this.names;
+  }
+
   /** Condition text for a pattern on one field: rows whose folded value matches it whole. */
   patternSql(field: string, pattern: string, params: unknown[]): string {
     params.push(globPattern(pattern));
     return `"rowid" IN (SELECT rowid FROM ${quote(this.names.patterns)} WHERE ${quote(field)} GLOB ?)`;
   }
 
-  insert(rowid: number, row: Record<string, unknown>): void {
-    if (!this.enabled) return;
-    const values = this.fields.map((f) => (typeof row[f] === 'string' ? foldText(row[f] as string) : null));
-    const cols = this.fields.map(quote).join(', ');
-    const marks = this.fields.map(() => '?').join(', ');
-    this.run(`INSERT INTO ${quote(this.names.patterns)} (rowid, ${cols}) VALUES (?, ${marks})`, [rowid, ...values]);
-    this.run(`INSERT INTO ${quote(this.names.words)} (rowid, ${cols}) VALUES (?, ${marks})`, [rowid, ...values]);
-  }
-
-  remove(rowid: number): void {
-    if (!this.enabled) return;
-    this.run(`DELETE FROM ${quote(this.names.patterns)} WHERE rowid = ?`, [rowid]);
-    this.run(`DELETE FROM ${quote(this.names.words)} WHERE rowid = ?`, [rowid]);
-  }
-
   touches(changed: Record<string, unknown>): boolean {
     return this.fields.some((f) => f in changed);
   }
 
-  /** Refills both tables from the resource's rows (after the index is created or changed). */
+  private folded(row: Record<string, unknown>): (string | null)[] {
+    return this.fields.map((f) => (typeof row[f] === 'string' ? foldText(row[f] as string) : null));
+  }
+
+  private termsOf(row: Record<string, unknown>): Set<string> {
+    const out = new Set<string>();
+    for (const f of this.fields) if (typeof row[f] === 'string') for (const w of wordsOf(row[f] as string)) out.add(w);
+    return out;
+  }
+
+  insert(rowid: number, row: Record<string, unknown>): void {
+    if (!this.enabled) return;
+    const values = this.folded(row);
+    const cols = this.fields.map(quote).join(', ');
+    const marks = this.fields.map(() => '?').join(', ');
+    this.run(`INSERT INTO ${quote(this.names.patterns)} (rowid, ${cols}) VALUES (?, ${marks})`, [rowid, ...values]);
+    this.run(`INSERT INTO ${quote(this.names.words)} (rowid, ${cols}) VALUES (?, ${marks})`, [rowid, ...values]);
+    for (const term of this.termsOf(row)) this.count(term, 1);
+  }
+
+  remove(rowid: number, row: Record<string, unknown>): void {
+    if (!this.enabled) return;
+    this.run(`DELETE FROM ${quote(this.names.patterns)} WHERE rowid = ?`, [rowid]);
+    this.run(`DELETE FROM ${quote(this.names.words)} WHERE rowid = ?`, [rowid]);
+    for (const term of this.termsOf(row)) this.count(term, -1);
+  }
+
+  /** Adds `delta` to a term's item count; a new term joins the trigram dictionary. */
+  private count(term: string, delta: 1 | -1): void {
+    const existing = this.get(`SELECT "id" FROM ${quote(this.names.terms)} WHERE "term" = ?`, [term]);
+    if (existing) {
+      this.run(`UPDATE ${quote(this.names.terms)} SET "docs" = max(0, "docs" + ?) WHERE "id" = ?`, [delta, existing.id]);
+    } else if (delta > 0) {
+      const inserted = this.get(`INSERT INTO ${quote(this.names.terms)} ("term", "docs") VALUES (?, 1) RETURNING "id"`, [term]) as { id: number };
+      this.run(`INSERT INTO ${quote(this.names.termgrams)} (rowid, "term") VALUES (?, ?)`, [inserted.id, term]);
+    }
+  }
+
+  /**
+   * Up to `limit` indexed words for `word`: those that complete it, then those that contain
+   * it, and — when `close` (the search found nothing) — those within edit distance 2.
+   * Most frequent first.
+   */
+  suggest(all: All, word: string, limit: number, close: boolean): Suggestion[] {
+    if (!this.enabled || word.length < 2) return [];
+    const terms = quote(this.names.terms);
+    const grams = quote(this.names.termgrams);
+    const found = new Map<string, number>();
+    const take = (rows: Record<string, unknown>[]) => {
+      for (const r of rows) {
+        const term = r.term as string;
+        if (term !== word && !found.has(term) && found.size < limit) found.set(term, r.docs as number);
+      }
+    };
+    take(all(`SELECT "term", "docs" FROM (SELECT "term", "docs" FROM ${terms} WHERE "term" > ? AND "term" < ? AND "docs" > 0 LIMIT 1000) ORDER BY "docs" DESC, "term" LIMIT ?`, [word, `${word}\u{10FFFF}`, limit + 1]));
+    if (found.size < limit && word.length >= 3) {
+      take(all(
+        `SELECT t."term", t."docs" FROM ${grams} JOIN ${terms} AS t ON t."id" = ${grams}.rowid WHERE ${grams}."term" GLOB ? AND t."docs" > 0 AND substr(t."term", 1, ?) <> ? ORDER BY t."docs" DESC, t."term" LIMIT ?`,
+        [`*${globPattern(word)}*`, word.length, word, limit + 1],
+      ));
+    }
+    if (close && found.size === 0 && word.length >= 3) {
+      // Candidates share trigrams with the word (like pg_trgm); the edit distance decides.
+      const grams3 = [...new Set(Array.from({ length: word.length - 2 }, (_, i) => word.slice(i, i + 3)))].map((g) => `"${g.replace(/"/g, '""')}"`);
+      const candidates = all(
+        `SELECT t."term", t."docs" FROM ${grams} JOIN ${terms} AS t ON t."id" = ${grams}.rowid WHERE ${grams} MATCH ? AND t."docs" > 0 AND length(t."term") BETWEEN ? AND ? ORDER BY rank LIMIT 500`,
+        [grams3.join(' OR '), word.length - 2, word.length + 2],
+      );
+      take(candidates.filter((c) => editDistanceAtMost(word, c.term as string, 2)).sort((a, b) => (b.docs as number) - (a.docs as number) || String(a.term).localeCompare(String(b.term))));
+    }
+    return [...found].map(([w, count]) => ({ word: w, count })).sort((a, b) => b.count - a.count || a.word.localeCompare(b.word));
+  }
+
+  /** Refills every table from the resource's rows (after the index is created or changed). */
   reindex(db: Database.Database): void {
     if (!this.enabled) return;
     const table = quote(tableName(this.resource.name));
     const cols = this.fields.map(quote).join(', ');
-    db.prepare(`DELETE FROM ${quote(this.names.patterns)}`).run();
-    db.prepare(`DELETE FROM ${quote(this.names.words)}`).run();
-    const marks = this.fields.map(() => '?').join(', ');
-    const ins1 = db.prepare(`INSERT INTO ${quote(this.names.patterns)} (rowid, ${cols}) VALUES (?, ${marks})`);
-    const ins2 = db.prepare(`INSERT INTO ${quote(this.names.words)} (rowid, ${cols}) VALUES (?, ${marks})`);
+    for (const t of [this.names.patterns, this.names.words]) db.prepare(`DELETE FROM ${quote(t)}`).run();
+    db.prepare(`INSERT INTO ${quote(this.names.termgrams)} (${quote(this.names.termgrams)}) VALUES ('delete-all')`).run();
+    db.prepare(`DELETE FROM ${quote(this.names.terms)}`).run();
     for (const row of db.prepare(`SELECT rowid AS "_rowid", ${cols} FROM ${table}`).iterate() as Iterable<Record<string, unknown>>) {
-      const values = this.fields.map((f) => (typeof row[f] === 'string' ? foldText(row[f] as string) : null));
-      ins1.run(row._rowid, ...values);
-      ins2.run(row._rowid, ...values);
+      this.insert(row._rowid as number, row);
     }
-  }
-
-  get tables(): SearchTables {
-    return this.names;
   }
 }

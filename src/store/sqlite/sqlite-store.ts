@@ -28,7 +28,6 @@ import {
 import { compileCondition, compileRead, quote, tableName } from './sqlite-compiler.js';
 import { planSqliteMigration } from './sqlite-migrate.js';
 import { SqliteSearchIndex, wordsOf } from './sqlite-search.js';
-import { editDistanceAtMost } from '../../query/text.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for a throw-away database. */
@@ -160,27 +159,9 @@ class SqliteSession implements StoreWriter {
     return n;
   }
 
-  async suggest(resource: string, word: string, limit: number): Promise<Suggestion[]> {
+  async suggest(resource: string, word: string, limit: number, close: boolean): Promise<Suggestion[]> {
     const codec = this.codec(resource);
-    if (!codec.search.enabled || word.length < 2) return [];
-    const vocab = quote(codec.search.tables.vocab);
-    const found = new Map<string, number>();
-    const take = (rows: { term: string; doc: number }[]) => {
-      for (const r of rows) if (r.term !== word && !found.has(r.term) && found.size < limit) found.set(r.term, r.doc);
-    };
-    // 1. words that complete it (prefix range scan of the vocabulary)
-    take(this.prepare(`SELECT term, doc FROM ${vocab} WHERE term >= ? AND term < ? ORDER BY doc DESC, term LIMIT ?`).all(word, `${word}\u{10FFFF}`, limit + 1) as { term: string; doc: number }[]);
-    // 2. words that contain it
-    if (found.size < limit) {
-      take(this.prepare(`SELECT term, doc FROM ${vocab} WHERE instr(term, ?) > 1 ORDER BY doc DESC, term LIMIT ?`).all(word, limit + 1) as { term: string; doc: number }[]);
-    }
-    // 3. nothing yet: words within edit distance 2
-    if (found.size === 0) {
-      const candidates = this.prepare(`SELECT term, doc FROM ${vocab} WHERE length(term) BETWEEN ? AND ? LIMIT 200000`).all(word.length - 2, word.length + 2) as { term: string; doc: number }[];
-      const close = candidates.filter((c) => c.term !== word && editDistanceAtMost(word, c.term, 2)).sort((a, b) => b.doc - a.doc || a.term.localeCompare(b.term));
-      take(close);
-    }
-    return [...found].map(([w, count]) => ({ word: w, count })).sort((a, b) => b.count - a.count);
+    return codec.search.suggest((sql, params) => this.prepare(sql).all(...params) as Record<string, unknown>[], word, limit, close);
   }
 
   async searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number): Promise<{ hits: WordHit[]; total: number }> {
@@ -240,12 +221,14 @@ class SqliteSession implements StoreWriter {
       params.push(this.encode(kind, values[name]));
     }
     if (sets.length === 0) return this.get(resource, id);
+    const reindex = codec.search.enabled && codec.search.touches(values);
+    const before = reindex ? await this.get(resource, id) : undefined;
     const sql = `UPDATE ${quote(codec.table)} SET ${sets.join(', ')} WHERE "id" = ? RETURNING rowid AS "_carte_rowid", *`;
     const raw = this.guard(() => this.prepare(sql).get(...params, id)) as Record<string, unknown> | undefined;
     if (!raw) return undefined;
     const row = this.decode(codec, raw);
-    if (codec.search.enabled && codec.search.touches(values)) {
-      codec.search.remove(raw._carte_rowid as number);
+    if (reindex && before) {
+      codec.search.remove(raw._carte_rowid as number, before);
       codec.search.insert(raw._carte_rowid as number, row);
     }
     return row;
@@ -253,11 +236,11 @@ class SqliteSession implements StoreWriter {
 
   async delete(resource: string, id: Key): Promise<boolean> {
     const codec = this.codec(resource);
-    const raw = this.guard(() => this.prepare(`DELETE FROM ${quote(codec.table)} WHERE "id" = ? RETURNING rowid AS "_carte_rowid"`).get(id)) as
-      | { _carte_rowid: number }
+    const raw = this.guard(() => this.prepare(`DELETE FROM ${quote(codec.table)} WHERE "id" = ? RETURNING rowid AS "_carte_rowid", *`).get(id)) as
+      | Record<string, unknown>
       | undefined;
     if (!raw) return false;
-    if (codec.search.enabled) codec.search.remove(raw._carte_rowid);
+    if (codec.search.enabled) codec.search.remove(raw._carte_rowid as number, this.decode(codec, raw));
     return true;
   }
 
@@ -361,7 +344,11 @@ export class SqliteStore implements Store {
         resource,
         table: tableName(resource.name),
         columns: resource.fieldList.map((f) => [f.name, kindOf(f)] as const),
-        search: new SqliteSearchIndex(resource, (sql, params) => this.writeSession.run(sql, params)),
+        search: new SqliteSearchIndex(
+          resource,
+          (sql, params) => this.writeSession.run(sql, params),
+          (sql, params) => this.writeSession.prepare(sql).get(...params) as Record<string, unknown> | undefined,
+        ),
       });
     }
     this.codecs = codecs;
@@ -398,8 +385,8 @@ export class SqliteStore implements Store {
   count(resource: string, where: Condition): Promise<number> {
     return this.readSession.count(resource, where);
   }
-  suggest(resource: string, word: string, limit: number): Promise<Suggestion[]> {
-    return this.readSession.suggest(resource, word, limit);
+  suggest(resource: string, word: string, limit: number, close: boolean): Promise<Suggestion[]> {
+    return this.readSession.suggest(resource, word, limit, close);
   }
   searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number) {
     return this.readSession.searchWords(targets, words, offset, limit);
