@@ -85,6 +85,12 @@ export class SqliteSearchIndex {
     return `"rowid" IN (SELECT rowid FROM ${quote(this.names.patterns)} WHERE ${quote(field)} GLOB ?)`;
   }
 
+  /** The rowids whose field matches the pattern, or null when there are more than `cap`. */
+  matchRowids(all: All, field: string, pattern: string, cap: number): number[] | null {
+    const rows = all(`SELECT rowid AS r FROM ${quote(this.names.patterns)} WHERE ${quote(field)} GLOB ? LIMIT ?`, [globPattern(pattern), cap + 1]);
+    return rows.length > cap ? null : rows.map((r) => r.r as number);
+  }
+
   touches(changed: Record<string, unknown>): boolean {
     return this.fields.some((f) => f in changed);
   }

@@ -122,7 +122,8 @@ class SqliteSession implements StoreWriter {
 
   async read(plan: ReadPlan): Promise<ReadResult> {
     const codec = this.codec(plan.resource);
-    const compiled = compileRead(plan, this.patternSql(codec));
+    const patterns = this.resolvePatterns(codec);
+    const compiled = compileRead(plan, patterns.sql);
     const raws = this.prepare(compiled.select.sql).all(...compiled.select.params) as Record<string, unknown>[];
     const rows = raws.map((r) => this.decode(codec, r));
     if (!compiled.count) return { rows, total: null, estimated: false };
@@ -130,9 +131,45 @@ class SqliteSession implements StoreWriter {
     if (plan.after === null && plan.offset === 0 && rows.length < plan.limit) {
       return { rows, total: rows.length, estimated: false };
     }
+    // A search on patterns alone is counted from the matches already found.
+    const counted = patterns.countOnly(plan.where);
+    if (counted !== null) return { rows, total: counted, estimated: false };
     if (plan.count === 'estimated') return { rows, ...this.estimate(codec, compiled.count.sql, compiled.count.params) };
     const { n } = this.prepare(compiled.count.sql).get(...compiled.count.params) as { n: number };
     return { rows, total: n, estimated: false };
+  }
+
+  /**
+   * Patterns are looked up in the search index once per read, and the matching rowids are
+   * shared by the page and the count queries (a trigram lookup is the costly part of a search).
+   * A pattern matching very many items falls back to a subquery.
+   */
+  private resolvePatterns(codec: ResourceCodec) {
+    const found = new Map<string, number[] | null>();
+    const matches = (field: string, pattern: string): number[] | null => {
+      const key = `${field}\u0000${pattern}`;
+      if (!found.has(key)) found.set(key, codec.search.matchRowids((sql, params) => this.prepare(sql).all(...params) as Record<string, unknown>[], field, pattern, 50_000));
+      return found.get(key) ?? null;
+    };
+    return {
+      sql: (field: string, pattern: string, params: unknown[]): string => {
+        const rowids = matches(field, pattern);
+        if (rowids === null) return codec.search.patternSql(field, pattern, params);
+        params.push(JSON.stringify(rowids));
+        return `"rowid" IN (SELECT value FROM json_each(?))`;
+      },
+      countOnly: (where: Condition): number | null => {
+        const terms = where.kind === 'pattern' ? [where] : where.kind === 'and' && where.items.every((c) => c.kind === 'pattern') ? where.items : null;
+        if (!terms) return null;
+        let set: Set<number> | null = null;
+        for (const term of terms as readonly { field: string; pattern: string }[]) {
+          const rowids = matches(term.field, term.pattern);
+          if (rowids === null) return null;
+          set = set === null ? new Set(rowids) : new Set(rowids.filter((r) => (set as Set<number>).has(r)));
+        }
+        return set === null ? null : set.size;
+      },
+    };
   }
 
   /**
