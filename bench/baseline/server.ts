@@ -1,0 +1,153 @@
+/**
+ * The baseline: a hand-written Fastify 5 + better-sqlite3 server doing what Carte does for
+ * the benchmark's requests, the best way this stack allows — prepared statements, response
+ * schemas validated by Ajv, the same durability (WAL, synchronous=FULL), the
+ * same table, indexes and trigram search index, the same observable contract (status, body,
+ * Content-Range/Accept-Range/Link on lists, Location, strong ETags).
+ * JSON is serialized once per response (the text gives both the body and its ETag).
+ * Usage: node --import tsx bench/baseline/server.ts --db FILE --port N [--load N]
+ */
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyReply } from 'fastify';
+import { restaurants } from '../data.js';
+
+const { values } = parseArgs({ options: { db: { type: 'string' }, port: { type: 'string' }, load: { type: 'string' } } });
+const db = new Database(values.db ?? 'baseline.db');
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.exec(`
+CREATE TABLE IF NOT EXISTS restaurants (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, type TEXT, rating INTEGER, reviews INTEGER,
+  days TEXT, zipcode TEXT, address TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS ix_type ON restaurants (type);
+CREATE INDEX IF NOT EXISTS ix_rating ON restaurants (rating);
+CREATE INDEX IF NOT EXISTS ix_type_rating ON restaurants (type, rating);
+CREATE VIRTUAL TABLE IF NOT EXISTS restaurants_search USING fts5(name, zipcode, tokenize='trigram', detail='none');
+`);
+
+const fold = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+const insert = db.prepare('INSERT INTO restaurants (name, type, rating, reviews, days, zipcode, address) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *');
+const insertSearch = db.prepare('INSERT INTO restaurants_search (rowid, name, zipcode) VALUES (?, ?, ?)');
+const deleteSearch = db.prepare('DELETE FROM restaurants_search WHERE rowid = ?');
+const byId = db.prepare('SELECT * FROM restaurants WHERE id = ?');
+const update = db.prepare('UPDATE restaurants SET name = ?, type = ?, rating = ?, reviews = ?, days = ?, zipcode = ?, address = ? WHERE id = ? RETURNING *');
+const listByType = db.prepare('SELECT * FROM restaurants WHERE type = ? ORDER BY rating DESC, id DESC LIMIT ? OFFSET ?');
+const countByType = db.prepare('SELECT count(*) AS n FROM restaurants WHERE type = ?');
+const searchPage = db.prepare('SELECT * FROM restaurants WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?');
+const searchIds = db.prepare('SELECT rowid AS r FROM restaurants_search WHERE name GLOB ?');
+
+interface Row {
+  id: number;
+  name: string;
+  type: string;
+  rating: number | null;
+  reviews: number | null;
+  days: string | null;
+  zipcode: string | null;
+  address: string | null;
+}
+const decode = (r: Row) => ({ id: r.id, name: r.name, type: r.type, rating: r.rating, reviews: r.reviews, days: r.days === null ? null : JSON.parse(r.days), zipcode: r.zipcode, address: r.address === null ? null : JSON.parse(r.address) });
+const etag = (text: string) => `"${createHash('sha1').update(text).digest('base64url')}"`;
+
+if (values.load && (db.prepare('SELECT count(*) AS n FROM restaurants').get() as { n: number }).n === 0) {
+  db.transaction(() => {
+    for (const r of restaurants(Number(values.load))) {
+      const row = insert.get(r.name, r.type, r.rating, r.reviews, JSON.stringify(r.days), r.zipcode, JSON.stringify(r.address)) as Row;
+      insertSearch.run(row.id, fold(r.name), r.zipcode);
+    }
+  })();
+}
+
+const bodySchema = {
+  type: 'object',
+  required: ['name', 'type'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', maxLength: 200 },
+    type: { type: 'string', enum: ['thai', 'chinese', 'japanese', 'italian', 'french', 'indian'] },
+    rating: { type: ['integer', 'null'], minimum: 0, maximum: 5 },
+    reviews: { type: ['integer', 'null'], minimum: 0 },
+    days: { type: ['array', 'null'], items: { type: 'string' } },
+    zipcode: { type: ['string', 'null'], pattern: '^[0-9]{5}$' },
+    address: { type: ['object', 'null'], additionalProperties: false, properties: { street: { type: 'string' }, city: { type: 'string' } } },
+  },
+} as const;
+
+const app = Fastify({ logger: false });
+const ajv = new Ajv({ allErrors: true });
+const validateItem = ajv.compile(bodySchema);
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Serializes once: the same text gives the body and its ETag. */
+const sendJson = (reply: FastifyReply, status: number, body: unknown) => {
+  const text = JSON.stringify(body);
+  return reply.code(status).header('ETag', etag(text)).header('content-type', JSON_TYPE).send(text);
+};
+
+app.get('/v1/restaurants/:id', async (request, reply) => {
+  const row = byId.get(Number((request.params as { id: string }).id)) as Row | undefined;
+  if (!row) return reply.code(404).send({ error: 'not_found' });
+  const item = decode(row);
+  const fields = (request.query as { fields?: string }).fields;
+  if (fields) {
+    const keep = new Set(['id', ...fields.split(',')]);
+    return sendJson(reply, 200, Object.fromEntries(Object.entries(item).filter(([k]) => keep.has(k))));
+  }
+  return sendJson(reply, 200, item);
+});
+
+app.get('/v1/restaurants', async (request, reply) => {
+  const q = request.query as { type?: string; range?: string };
+  const [first, last] = (q.range ?? '0-24').split('-').map(Number) as [number, number];
+  const limit = last - first + 1;
+  const items = (listByType.all(q.type, limit, first) as Row[]).map(decode);
+  const total = (countByType.get(q.type) as { n: number }).n;
+  const base = `http://${request.host}/v1/restaurants?type=${q.type}&sort=rating&desc`;
+  reply.header('Content-Range', `${first}-${first + items.length - 1}/${total}`);
+  reply.header('Accept-Range', 'restaurant 50');
+  reply.header('Link', `<${base}&range=0-${limit - 1}>; rel="first", <${base}&range=${last + 1}-${last + limit}>; rel="next", <${base}&range=${total - limit}-${total - 1}>; rel="last"`);
+  return sendJson(reply, items.length < total ? 206 : 200, items);
+});
+
+app.get('/v1/restaurants/search', async (request, reply) => {
+  const q = request.query as { name: string; range?: string };
+  const ids = (searchIds.all(fold(q.name)) as { r: number }[]).map((r) => r.r);
+  const items = (searchPage.all(JSON.stringify(ids), 25) as Row[]).map(decode);
+  const body = { count: ids.length, range: `0-${items.length - 1}`, query: `name=${q.name}`, suggestions: [], results: items };
+  reply.header('Content-Range', `0-${items.length - 1}/${ids.length}`).header('Accept-Range', 'search 50');
+  return sendJson(reply, items.length < ids.length ? 206 : 200, body);
+});
+
+app.post('/v1/restaurants', { schema: { body: bodySchema } }, async (request, reply) => {
+  const b = request.body as Record<string, unknown>;
+  const row = db.transaction(() => {
+    const r = insert.get(b.name, b.type, b.rating ?? null, b.reviews ?? 0, b.days ? JSON.stringify(b.days) : null, b.zipcode ?? null, b.address ? JSON.stringify(b.address) : null) as Row;
+    insertSearch.run(r.id, fold(r.name), r.zipcode);
+    return r;
+  })();
+  reply.header('Location', `http://${request.host}/v1/restaurants/${row.id}`);
+  return sendJson(reply, 201, decode(row));
+});
+
+app.patch('/v1/restaurants/:id', async (request, reply) => {
+  const id = Number((request.params as { id: string }).id);
+  const patch = request.body as Record<string, unknown>;
+  const row = db.transaction(() => {
+    const current = byId.get(id) as Row | undefined;
+    if (!current) return undefined;
+    const { id: _id, ...merged } = { ...decode(current), ...patch };
+    if (!validateItem(merged)) throw Object.assign(new Error('invalid'), { statusCode: 400 });
+    const r = update.get(merged.name, merged.type, merged.rating, merged.reviews, merged.days ? JSON.stringify(merged.days) : null, merged.zipcode, merged.address ? JSON.stringify(merged.address) : null, id) as Row;
+    deleteSearch.run(id);
+    insertSearch.run(id, fold(r.name), r.zipcode);
+    return r;
+  })();
+  if (!row) return reply.code(404).send({ error: 'not_found' });
+  return sendJson(reply, 200, decode(row));
+});
+
+await app.listen({ port: Number(values.port ?? 3100), host: '127.0.0.1' });
+process.stdout.write(`baseline listening on ${values.port}\n`);
