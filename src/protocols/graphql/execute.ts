@@ -16,13 +16,14 @@ import {
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SourceLocation,
 } from 'graphql';
 import { CarteError, errors, toCarteError } from '../../errors.js';
 import type { ResourceService } from '../../service/resource-service.js';
 import type { CallContext } from '../../service/types.js';
 import { buildGraphqlSchema, type GraphqlContext, type GraphqlTypes, type SchemaExtensions } from './build-schema.js';
-import { checkAliases, checkOperation, type GraphqlLimits } from './limits.js';
+import { checkAliases, checkOperation, type Analysis, type GraphqlLimits } from './limits.js';
 
 export interface GraphqlRuntime {
   readonly schema: GraphQLSchema;
@@ -31,6 +32,9 @@ export interface GraphqlRuntime {
   /** Parsed and validated documents by text (most recently used last). */
   readonly documents: Map<string, DocumentNode | Problem[]>;
 }
+
+/** Operations without variables that passed the limits (keyed by their node in a cached document). */
+const analysed = new WeakMap<OperationDefinitionNode, Analysis>();
 
 /** Documents kept parsed and validated; queries longer than this are not cached. */
 const CACHE_SIZE = 1000;
@@ -167,7 +171,13 @@ export async function runGraphql(runtime: GraphqlRuntime, request: unknown, call
   const coerced = getVariableValues(runtime.schema, operation.variableDefinitions ?? [], (variables as Record<string, unknown> | null | undefined) ?? {}, { maxErrors: 25 });
   if (coerced.errors) return requestError(coerced.errors.map((e) => ({ error: new CarteError('invalid_request', e.message), locations: e.locations })), base);
   try {
-    checkOperation(runtime.schema, runtime.types, document, operation, coerced.coerced, runtime.limits);
+    // An operation without variables costs the same every time: checked once per cached document.
+    const constant = (operation.variableDefinitions ?? []).length === 0;
+    const checked = constant ? analysed.get(operation) : undefined;
+    if (!checked) {
+      const analysis = checkOperation(runtime.schema, runtime.types, document, operation, coerced.coerced, runtime.limits);
+      if (constant) analysed.set(operation, analysis);
+    }
   } catch (e) {
     return requestError([toCarteError(e)], base);
   }
