@@ -21,7 +21,11 @@ before(async () => {
   await seedDemo(wide.server.store);
   strict = await startServer({ config: { limits: { graphqlDepth: 4, graphqlCost: 40, graphqlAliases: 2, graphqlBatchSize: 2, graphqlTokens: 200, bodyBytes: 4096 } } });
   failing = await startServer({
-    schema: { api: { name: 'Failing' }, resources: { notes: { access: 'public', fields: { text: { type: 'string' } } } }, actions: { boom: { access: 'public', output: { type: 'number' }, handler: () => { throw new Error('secret: /etc/passwd'); } } } },
+    schema: {
+      api: { name: 'Failing' },
+      resources: { notes: { access: 'public', fields: { text: { type: 'string' } }, actions: { shout: { access: 'public', input: { type: 'object', properties: { times: { type: 'integer', minimum: 1 } } }, output: { type: 'string' }, handler: (input, context) => String(context.item?.text ?? '').toUpperCase().repeat((input as { times?: number } | null)?.times ?? 1) } } } },
+      actions: { boom: { access: 'public', output: { type: 'number' }, handler: () => { throw new Error('secret: /etc/passwd'); } } },
+    },
   });
 });
 after(async () => {
@@ -231,6 +235,15 @@ describe('mutations', () => {
     const deleted = (await data(demo, `mutation { deleteRestaurant(id: ${created.id}) { name } }`)).deleteRestaurant;
     assert.deepEqual(deleted, { name: 'Chez GraphQL 2' });
     assert.equal((await demo.get(`/v1/restaurants/${created.id}`)).status, 404);
+  });
+
+  test('item actions as mutations: <action><Type>(id, input)', async () => {
+    const note = (await data(failing, 'mutation { createNote(input: {text: "hi"}) { id } }')).createNote as { id: string };
+    assert.equal((await data(failing, `mutation { shoutNote(id: ${note.id}, input: {times: 2}) }`)).shoutNote, 'HIHI');
+    const missing = await gql(failing, 'mutation { shoutNote(id: 999) }');
+    assert.equal(missing.json.errors?.[0]?.extensions.code, 'not_found');
+    const invalid = await gql(failing, `mutation { shoutNote(id: ${note.id}, input: {times: 0}) }`);
+    assert.equal(invalid.json.errors?.[0]?.extensions.code, 'invalid_request');
   });
 
   test('operations as mutations', async () => {

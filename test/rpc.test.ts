@@ -5,6 +5,7 @@ import jsonSchemaMetaModule from '@json-schema-tools/meta-schema';
 import metaSchemaModule from '@open-rpc/meta-schema';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { loadSchemaObject } from '../src/schema/load.js';
 import type { ApiSpec } from '../src/schema/types.js';
 import { startServer, type Response, type TestServer } from './helpers.js';
 
@@ -139,6 +140,11 @@ describe('methods', () => {
     assert.equal(bad.error?.code, -32602);
     assert.equal(bad.error?.data?.error, 'invalid_request');
     assert.equal(bad.error?.data?.status, 400);
+  });
+
+  test('an item action may not take the name of a standard method', () => {
+    const clash = { api: { name: 'Clash' }, resources: { tasks: { access: 'public', fields: { title: { type: 'string' } }, actions: { list: { access: 'public', handler: () => null } } } } } as ApiSpec;
+    assert.throws(() => loadSchemaObject(clash), /'list' is the name of a standard method \(tasks\.list\)/);
   });
 
   test('item actions: <resource>.<action> with id', async () => {
