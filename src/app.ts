@@ -9,7 +9,9 @@ import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
+import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { restPlugin } from './protocols/rest/plugin.js';
+import { rpcPlugin } from './protocols/rpc/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
 import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/load.js';
 import type { ApiModel, ApiSpec } from './schema/types.js';
@@ -102,6 +104,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
 
   const routes: RouteInfo[] = [];
   await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  await app.register(rpcPlugin, { service, limits: config.limits, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(docsPlugin, { service });
 
   let closed = false;

@@ -27,6 +27,7 @@ export const ERROR_KINDS = {
   invalid_body: { status: 400, rpc: -32602, title: 'Malformed body' },
   invalid_range: { status: 400, rpc: -32602, title: 'Requested range not allowed' },
   invalid_resource: { status: 400, rpc: -32602, title: 'Invalid item' },
+  query_too_complex: { status: 400, rpc: -32602, title: 'Query too complex' },
   invalid_token: { status: 401, rpc: -32001, title: 'Invalid token' },
   no_credentials: { status: 401, rpc: -32001, title: 'Authentication required' },
   insufficient_scope: { status: 403, rpc: -32003, title: 'Insufficient scope' },
@@ -144,6 +145,9 @@ export const errors = {
     new CarteError('range_not_satisfiable', description, headers ? { headers } : {}),
   idempotencyKeyReused: () =>
     new CarteError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request'),
+  /** GraphQL depth, cost, alias and batch limits (SPEC §6). */
+  queryTooComplex: (description: string, extra?: Record<string, unknown>) =>
+    new CarteError('query_too_complex', description, extra ? { extra } : {}),
   notImplemented: (description: string) => new CarteError('not_implemented', description),
   serverError: (cause?: unknown) =>
     new CarteError('server_error', 'Oops! Something went wrong...', cause === undefined ? {} : { cause }),

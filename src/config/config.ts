@@ -26,6 +26,20 @@ export interface Limits {
   readonly sortKeys: number;
   /** Items one global search page may hold. */
   readonly globalSearchMaxRange: number;
+  /** Calls one JSON-RPC batch may carry (SPEC §5). */
+  readonly rpcBatchSize: number;
+  /** Largest `POST /v1/rpc` body, in bytes (413 beyond). */
+  readonly rpcBodyBytes: number;
+  /** Deepest nesting of fields in a GraphQL operation (SPEC §6). */
+  readonly graphqlDepth: number;
+  /** Most items one GraphQL operation may ask for: each list counts its page size, times the lists around it. */
+  readonly graphqlCost: number;
+  /** Aliases one GraphQL document may use. */
+  readonly graphqlAliases: number;
+  /** Operations one batched GraphQL request (a JSON array) may carry. */
+  readonly graphqlBatchSize: number;
+  /** Tokens one GraphQL document may hold (the parser stops beyond). */
+  readonly graphqlTokens: number;
 }
 
 export interface CarteConfig {
@@ -55,6 +69,13 @@ export const DEFAULT_LIMITS: Limits = {
   fieldsLength: 2048,
   sortKeys: 10,
   globalSearchMaxRange: 50,
+  rpcBatchSize: 100,
+  rpcBodyBytes: 1024 * 1024,
+  graphqlDepth: 12,
+  graphqlCost: 10000,
+  graphqlAliases: 30,
+  graphqlBatchSize: 10,
+  graphqlTokens: 10000,
 };
 
 export const DEFAULT_CONFIG: CarteConfig = {

@@ -5,7 +5,10 @@
  */
 import { errors } from '../errors.js';
 import type { ApiModel, FieldSpec, ResourceModel } from '../schema/types.js';
-import type { FieldSelection, NestedSelection, QueryLimits } from './types.js';
+import { parseFilters } from './parse-filter.js';
+import { parseRange } from './parse-range.js';
+import { parseSort } from './parse-sort.js';
+import type { EmbedPage, EmbedSelection, FieldSelection, NestedSelection, QueryLimits, SelectionItemInput } from './types.js';
 
 interface Node {
   readonly name: string;
@@ -91,6 +94,63 @@ function resolveNested(spec: FieldSpec, nodes: readonly Node[], where: string): 
       if (sub.type !== 'object' || !sub.properties) throw errors.invalidRequest(`'${where}.${node.name}' has no properties to select.`);
       out.set(node.name, resolveNested(sub, node.children, `${where}.${node.name}`));
     } else out.set(node.name, null);
+  }
+  return { fields: out };
+}
+
+/**
+ * The structured form of `fields` (SPEC §6: GraphQL selection sets): the same checks as the
+ * notation, plus relations embedded under a member of the caller's choosing, to-many ones
+ * as a page with their own filters, sort and range, parsed like a list's.
+ */
+export function resolveSelection(api: ApiModel, resource: ResourceModel, items: readonly SelectionItemInput[], limits: QueryLimits, depth = 0): FieldSelection {
+  const fields = new Set<string>();
+  const nested = new Map<string, NestedSelection>();
+  const embeds = new Map<string, EmbedSelection>();
+  for (const item of items) {
+    const field = resource.fields.get(item.name);
+    if (item.name === resource.key.name || field) {
+      if (item.as !== undefined || item.query !== undefined) throw errors.invalidRequest(`'${item.name}' is a field of ${resource.name}, not a relation.`);
+      if (!field) continue; // the key is always included
+      fields.add(item.name);
+      if (item.children) {
+        if (field.type !== 'object' || !field.spec.properties) throw errors.invalidRequest(`'${item.name}' has no properties to select.`);
+        nested.set(item.name, resolveNestedItems(field.spec, item.children, `${resource.name}.${item.name}`));
+      }
+      continue;
+    }
+    const relation = resource.relations.get(item.name);
+    if (!relation) throw errors.noProperty(item.name, resource.name);
+    if (depth + 1 > limits.fieldsDepth) throw errors.invalidRequest(`Relations nest deeper than ${limits.fieldsDepth} levels.`);
+    const target = api.resources.get(relation.target) as ResourceModel;
+    const key = item.as ?? item.name;
+    if (embeds.has(key)) throw errors.invalidRequest(`'${key}' is selected twice.`);
+    let page: EmbedPage | null = null;
+    if (relation.kind === 'many') {
+      const query = item.query ?? {};
+      const filters = parseFilters(target, query.filters ?? [], limits);
+      const sort = parseSort(target, query.sort, query.desc, limits);
+      const range = parseRange(target, query, sort);
+      if (range.kind !== 'offset') throw errors.invalidRequest(`'${item.name}' pages by range or limit/offset.`);
+      page = { filters, sort, offset: range.offset, limit: range.limit, count: query.count ?? 'exact' };
+    } else if (item.query !== undefined) {
+      throw errors.invalidRequest(`'${item.name}' is one ${target.singular}; it takes no filters, sort or range.`);
+    }
+    const selection = item.children ? resolveSelection(api, target, item.children, limits, depth + 1) : null;
+    embeds.set(key, { relation: relation.name, selection, page });
+  }
+  return { fields, nested, relations: new Map(), links: false, embeds };
+}
+
+function resolveNestedItems(spec: FieldSpec, items: readonly SelectionItemInput[], where: string): NestedSelection {
+  const out = new Map<string, NestedSelection | null>();
+  for (const item of items) {
+    const sub = spec.properties?.[item.name];
+    if (!sub) throw errors.noProperty(item.name, where);
+    if (item.children) {
+      if (sub.type !== 'object' || !sub.properties) throw errors.invalidRequest(`'${where}.${item.name}' has no properties to select.`);
+      out.set(item.name, resolveNestedItems(sub, item.children, `${where}.${item.name}`));
+    } else out.set(item.name, null);
   }
   return { fields: out };
 }

@@ -2,8 +2,9 @@
  * Parses a protocol-neutral QueryInput into the one ListQuery model, in a fixed order
  * (filters, sort, range, fields) so the first problem reported is the same in every front end.
  */
+import { errors } from '../errors.js';
 import type { ApiModel, ResourceModel } from '../schema/types.js';
-import { parseFields } from './parse-fields.js';
+import { parseFields, resolveSelection } from './parse-fields.js';
 import { parseFilters } from './parse-filter.js';
 import { parseRange } from './parse-range.js';
 import { parseSort } from './parse-sort.js';
@@ -30,7 +31,9 @@ export function parseListQuery(api: ApiModel, resource: ResourceModel, input: Qu
   }
   const sort = parseSort(resource, input.sort, input.desc, limits);
   const page = parseRange(resource, input, sort, options.search ? 'search' : resource.singular);
-  const fields = input.fields !== undefined && input.fields !== '' ? parseFields(api, resource, input.fields, limits) : null;
+  const notation = input.fields !== undefined && input.fields !== '';
+  if (notation && input.selection !== undefined) throw errors.invalidRequest('Give fields or a selection, not both.');
+  const fields = input.selection !== undefined ? resolveSelection(api, resource, input.selection, limits) : notation ? parseFields(api, resource, input.fields as string, limits) : null;
   // Deep paging by cursor stays constant-time: it counts only when asked to (Prefer: count=exact).
   const count = input.count ?? (page.kind === 'cursor' ? 'none' : 'exact');
   return { filters, patterns, sort, page, fields, count };

@@ -35,7 +35,23 @@ export interface QueryInput {
   readonly offset?: string | number;
   readonly after?: string;
   readonly fields?: string;
+  /** The structured form of `fields` (GraphQL selection sets); not together with `fields`. */
+  readonly selection?: readonly SelectionItemInput[];
   readonly count?: CountMode;
+}
+
+/**
+ * One member of a structured selection: a field (with a sub-selection for object fields)
+ * or a relation embedded under a member of the caller's choosing — to-many relations as a
+ * page with their own filters, sort and range (SPEC §6: relations paged like lists).
+ */
+export interface SelectionItemInput {
+  readonly name: string;
+  /** Relations only: the member of the item the embedded value is written to (default: the relation's name). */
+  readonly as?: string;
+  readonly children?: readonly SelectionItemInput[];
+  /** To-many relations only: which related items, as for a list (no cursor). */
+  readonly query?: Pick<QueryInput, 'filters' | 'sort' | 'desc' | 'range' | 'limit' | 'offset' | 'count'>;
 }
 
 /** The leaf type a filter value is parsed as. */
@@ -81,6 +97,25 @@ export interface FieldSelection {
   readonly relations: ReadonlyMap<string, FieldSelection | null>;
   /** Whether hypermedia links were asked for (`fields=…,links`). */
   readonly links: boolean;
+  /** Relations embedded under members of their own; to-many ones as pages (structured selections). */
+  readonly embeds?: ReadonlyMap<string, EmbedSelection>;
+}
+
+export interface EmbedSelection {
+  readonly relation: string;
+  /** null = every field of the related items. */
+  readonly selection: FieldSelection | null;
+  /** To-many relations: the page embedded, as `{items, first, last, total}`. */
+  readonly page: EmbedPage | null;
+}
+
+/** A page of related items per parent: filtered, sorted (key last) and ranged like a list. */
+export interface EmbedPage {
+  readonly filters: readonly FilterTerm[];
+  readonly sort: readonly SortKey[];
+  readonly offset: number;
+  readonly limit: number;
+  readonly count: CountMode;
 }
 
 export interface NestedSelection {

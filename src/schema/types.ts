@@ -108,6 +108,13 @@ export interface ConfigSpec {
     filters?: number;
     queryBytes?: number;
     fieldsDepth?: number;
+    rpcBatchSize?: number;
+    rpcBodyBytes?: number;
+    graphqlDepth?: number;
+    graphqlCost?: number;
+    graphqlAliases?: number;
+    graphqlBatchSize?: number;
+    graphqlTokens?: number;
   };
   [section: string]: unknown;
 }

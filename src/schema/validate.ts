@@ -257,6 +257,8 @@ class Checker {
       else for (const [an, as] of Object.entries(spec.actions)) {
         if (!SPINAL.test(an)) this.fail([...path, 'actions', an], 'item action names are spinal-case');
         if (fields.has(an)) this.fail([...path, 'actions', an], `'${an}' is already a field of ${name}`);
+        // SPEC §5: `<resource>.<action>` shares the JSON-RPC namespace with the standard methods.
+        if (['list', 'get', 'create', 'replace', 'update', 'delete', 'search'].includes(an)) this.fail([...path, 'actions', an], `'${an}' is the name of a standard method (${name}.${an})`);
         const a = this.action(an, as, [...path, 'actions', an], name, casing);
         if (a) actions.set(an, a);
       }

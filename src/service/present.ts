@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { pickNested } from '../query/parse-fields.js';
-import type { FieldSelection } from '../query/types.js';
-import type { ApiModel, ResourceModel } from '../schema/types.js';
+import type { EmbedPage, FieldSelection } from '../query/types.js';
+import type { ApiModel, RelationModel, ResourceModel } from '../schema/types.js';
 import type { Condition, Key, Row, StoreReader } from '../store/store.js';
-import { and, fieldColumn, keyColumn } from './plan.js';
+import { and, fieldColumn, filterCondition, keyColumn, orderKeys } from './plan.js';
+import type { EmbeddedPage } from './types.js';
 
 /** Strong ETag of a stored item: a digest of its stored values. */
 export function versionTag(row: Row): string {
@@ -59,61 +60,88 @@ export class Presenter {
   /** Shapes a page of rows and embeds the relations the selection names, batched. */
   async present(reader: StoreReader, resource: ResourceModel, rows: readonly Row[], selection: FieldSelection | null, options: PresentOptions): Promise<Row[]> {
     const shaped = rows.map((r) => this.shape(resource, r, selection, options));
-    if (selection && selection.relations.size > 0) await this.embed(reader, resource, rows, shaped, selection, options);
+    if (selection && (selection.relations.size > 0 || (selection.embeds && selection.embeds.size > 0))) {
+      await this.embed(reader, resource, rows, shaped, selection, options);
+    }
     return shaped;
   }
 
   private async embed(reader: StoreReader, resource: ResourceModel, rows: readonly Row[], shaped: Row[], selection: FieldSelection, options: PresentOptions): Promise<void> {
+    // `fields=client(name),orders(state)`: the related item, or the first maxRange related items as a list.
     for (const [name, sub] of selection.relations) {
       const relation = resource.relations.get(name);
       if (!relation) continue;
-      const target = this.api.resources.get(relation.target) as ResourceModel;
-      const access = this.readCondition(target);
-      if (relation.kind === 'one') {
-        const ids = [...new Set(rows.map((r) => r[relation.field]).filter((v) => v !== null && v !== undefined))] as (string | number)[];
-        const found = new Map<unknown, Row>();
-        if (ids.length > 0) {
-          const result = await reader.read({
-            resource: target.name,
-            where: and({ kind: 'in', column: keyColumn(target), values: ids }, access),
-            order: [{ column: keyColumn(target), descending: false }],
-            offset: 0,
-            limit: ids.length,
-            after: null,
-            count: 'none',
-          });
-          const presented = await this.present(reader, target, result.rows, sub, options);
-          result.rows.forEach((r, i) => found.set(r.id, presented[i] as Row));
-        }
-        rows.forEach((r, i) => {
-          (shaped[i] as Row)[name] = found.get(r[relation.field]) ?? null;
-        });
-      } else {
-        const ids = rows.map((r) => r.id) as (string | number)[];
-        const groups = new Map<unknown, Row[]>();
-        if (ids.length > 0) {
-          const result = await reader.read({
-            resource: target.name,
-            where: and({ kind: 'in', column: fieldColumn(target, relation.field), values: ids }, access),
-            order: [{ column: keyColumn(target), descending: false }],
-            offset: 0,
-            limit: target.maxRange, // SPEC §4.5: embedded collections are capped at maxRange
-            after: null,
-            count: 'none',
-            partitionBy: relation.field,
-          });
-          const presented = await this.present(reader, target, result.rows, sub, options);
-          result.rows.forEach((r, i) => {
-            const key = r[relation.field];
-            const list = groups.get(key) ?? [];
-            list.push(presented[i] as Row);
-            groups.set(key, list);
-          });
-        }
-        rows.forEach((r, i) => {
-          (shaped[i] as Row)[name] = groups.get(r.id) ?? [];
-        });
-      }
+      const values = relation.kind === 'one' ? await this.fetchOne(reader, relation, rows, sub, options) : await this.fetchMany(reader, relation, rows, sub, null, options);
+      rows.forEach((_, i) => {
+        (shaped[i] as Row)[name] = relation.kind === 'one' ? (values[i] ?? null) : ((values[i] as EmbeddedPage).items ?? []);
+      });
     }
+    // Structured selections: under the member asked for; to-many relations as pages.
+    for (const [key, embed] of selection.embeds ?? []) {
+      const relation = resource.relations.get(embed.relation);
+      if (!relation) continue;
+      const values = relation.kind === 'one' ? await this.fetchOne(reader, relation, rows, embed.selection, options) : await this.fetchMany(reader, relation, rows, embed.selection, embed.page, options);
+      rows.forEach((_, i) => {
+        (shaped[i] as Row)[key] = (values[i] ?? null) as Row[keyof Row];
+      });
+    }
+  }
+
+  /** The related item of each row (to-one), in one read for the whole page. */
+  private async fetchOne(reader: StoreReader, relation: RelationModel, rows: readonly Row[], sub: FieldSelection | null, options: PresentOptions): Promise<(Row | null)[]> {
+    const target = this.api.resources.get(relation.target) as ResourceModel;
+    const ids = [...new Set(rows.map((r) => r[relation.field]).filter((v) => v !== null && v !== undefined))] as (string | number)[];
+    const found = new Map<unknown, Row>();
+    if (ids.length > 0) {
+      const result = await reader.read({
+        resource: target.name,
+        where: and({ kind: 'in', column: keyColumn(target), values: ids }, this.readCondition(target)),
+        order: [{ column: keyColumn(target), descending: false }],
+        offset: 0,
+        limit: ids.length,
+        after: null,
+        count: 'none',
+      });
+      const presented = await this.present(reader, target, result.rows, sub, options);
+      result.rows.forEach((r, i) => found.set(r.id, presented[i] as Row));
+    }
+    return rows.map((r) => found.get(r[relation.field]) ?? null);
+  }
+
+  /**
+   * A page of related items per row (to-many), in one read for the whole page plus one grouped
+   * count when the totals are wanted. Without a page: the first maxRange items by key
+   * (SPEC §4.5: embedded collections are capped at maxRange).
+   */
+  private async fetchMany(reader: StoreReader, relation: RelationModel, rows: readonly Row[], sub: FieldSelection | null, page: EmbedPage | null, options: PresentOptions): Promise<EmbeddedPage[]> {
+    const target = this.api.resources.get(relation.target) as ResourceModel;
+    const offset = page?.offset ?? 0;
+    const ids = rows.map((r) => r.id) as (string | number)[];
+    const groups = new Map<unknown, Row[]>();
+    let totals: ReadonlyMap<unknown, number> | null = null;
+    if (ids.length > 0) {
+      const result = await reader.read({
+        resource: target.name,
+        where: and({ kind: 'in', column: fieldColumn(target, relation.field), values: ids }, this.readCondition(target), ...(page?.filters ?? []).map(filterCondition)),
+        order: page ? orderKeys(page.sort) : [{ column: keyColumn(target), descending: false }],
+        offset,
+        limit: page?.limit ?? target.maxRange,
+        after: null,
+        count: page?.count ?? 'none',
+        partitionBy: relation.field,
+      });
+      totals = result.partitionTotals ?? null;
+      const presented = await this.present(reader, target, result.rows, sub, options);
+      result.rows.forEach((r, i) => {
+        const key = r[relation.field];
+        const list = groups.get(key) ?? [];
+        list.push(presented[i] as Row);
+        groups.set(key, list);
+      });
+    }
+    return rows.map((r) => {
+      const items = groups.get(r.id) ?? [];
+      return { items, first: offset, last: offset + items.length - 1, total: totals ? (totals.get(r.id) ?? 0) : null };
+    });
   }
 }

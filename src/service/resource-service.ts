@@ -12,7 +12,7 @@ import { parseListQuery } from '../query/parse.js';
 import { acceptRange, parseRange } from '../query/parse-range.js';
 import { parseFilters } from '../query/parse-filter.js';
 import { foldText } from '../query/text.js';
-import { DEFAULT_QUERY_LIMITS, type ListQuery, type QueryInput, type QueryLimits, type RawFilter } from '../query/types.js';
+import { DEFAULT_QUERY_LIMITS, type FieldSelection, type ListQuery, type QueryInput, type QueryLimits, type RawFilter, type SelectionItemInput } from '../query/types.js';
 import type { ActionModel, ApiModel, Json, JsonObject, ResourceModel } from '../schema/types.js';
 import { StoreConflictError, type Condition, type Key, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
@@ -179,9 +179,9 @@ export class ResourceService {
     };
   }
 
-  async get(ctx: CallContext, resourceName: string, rawId: unknown, options: { fields?: string; parent?: ParentScope } = {}): Promise<ItemResult> {
+  async get(ctx: CallContext, resourceName: string, rawId: unknown, options: { fields?: string; selection?: readonly SelectionItemInput[]; parent?: ParentScope } = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
-    const selection = options.fields ? this.parseQuery(resource, { fields: options.fields }).fields : null;
+    const selection = this.selectionOf(resource, options);
     const access = this.readCondition(ctx, resource);
     const scope = await this.parentCondition(ctx, this.store, resource, options.parent);
     const id = this.requireKey(resource, rawId);
@@ -208,8 +208,18 @@ export class ResourceService {
     };
   }
 
-  /** Present one written row the way a GET without `fields` would. */
-  private async written(ctx: CallContext, resource: ResourceModel, row: Row): Promise<ItemResult> {
+  /** A `fields` notation or structured selection, checked (400 on unknown names). */
+  private selectionOf(resource: ResourceModel, options: { fields?: string; selection?: readonly SelectionItemInput[] }): FieldSelection | null {
+    if (!options.fields && options.selection === undefined) return null;
+    return this.parseQuery(resource, { ...(options.fields ? { fields: options.fields } : {}), ...(options.selection ? { selection: options.selection } : {}) }).fields;
+  }
+
+  /** Present one written row the way a GET would (without `fields`, or with the write's selection). */
+  private async written(ctx: CallContext, resource: ResourceModel, row: Row, selection: FieldSelection | null = null): Promise<ItemResult> {
+    if (selection) {
+      const [data] = await this.presenterFor(ctx).present(this.store, resource, [row], selection, { baseUrl: ctx.baseUrl, prefix: this.prefix });
+      return this.itemResult(resource, row, data as Row);
+    }
     const data = this.presenter.shape(resource, row, null, { baseUrl: ctx.baseUrl, prefix: this.prefix });
     return this.itemResult(resource, row, data);
   }
@@ -280,6 +290,7 @@ export class ResourceService {
   async create(ctx: CallContext, resourceName: string, body: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
     const decision = this.access(ctx, resource, 'create');
+    const selection = this.selectionOf(resource, options);
     const validator = this.validator(resource);
     const object = validator.asObject(body);
     if ('id' in object) {
@@ -292,7 +303,7 @@ export class ResourceService {
       const values = this.prepareCreate(resource, object, scope, decision.owner);
       return this.insertChecked(tx, resource, values, null);
     });
-    return this.written(ctx, resource, row);
+    return this.written(ctx, resource, row, selection);
   }
 
   private validator(resource: ResourceModel): BodyValidator {
@@ -410,6 +421,7 @@ export class ResourceService {
   /** PUT on an item: replace it, or create it with that id (201). */
   async replace(ctx: CallContext, resourceName: string, rawId: unknown, body: unknown, options: WriteOptions = {}): Promise<{ result: ItemResult; created: boolean }> {
     const resource = this.resource(resourceName);
+    const selection = this.selectionOf(resource, options);
     const validator = this.validator(resource);
     const object = validator.asObject(body);
     const id = this.parseKey(resource, rawId);
@@ -422,7 +434,7 @@ export class ResourceService {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       return this.replaceOne(ctx, tx, resource, id, object, options.ifMatch, scope);
     });
-    return { result: await this.written(ctx, resource, outcome.row), created: outcome.created };
+    return { result: await this.written(ctx, resource, outcome.row, selection), created: outcome.created };
   }
 
   private async replaceOne(
@@ -479,6 +491,7 @@ export class ResourceService {
   /** PATCH: RFC 7396 merge patch onto the stored item. */
   async update(ctx: CallContext, resourceName: string, rawId: unknown, patch: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
+    const selection = this.selectionOf(resource, options);
     const validator = this.validator(resource);
     const object = validator.asObject(patch);
     const id = this.requireKey(resource, rawId);
@@ -501,12 +514,13 @@ export class ResourceService {
       if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
       return this.updateChecked(tx, resource, current, values);
     });
-    return this.written(ctx, resource, row);
+    return this.written(ctx, resource, row, selection);
   }
 
   /** Deletes an item; returns it as it was (for `Prefer: return=representation`). */
   async delete(ctx: CallContext, resourceName: string, rawId: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
+    const selection = this.selectionOf(resource, options);
     const id = this.requireKey(resource, rawId);
     const row = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
@@ -518,7 +532,7 @@ export class ResourceService {
       await this.deleteChecked(tx, resource, current);
       return current;
     });
-    return this.written(ctx, resource, row);
+    return this.written(ctx, resource, row, selection);
   }
 
   /** Deletes a row after settling what refers to it: restrict (409), cascade, or set null. */

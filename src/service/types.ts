@@ -3,7 +3,7 @@
  * REST, JSON-RPC, GraphQL and WebSockets each translate these and nothing else.
  */
 import type { Principal } from '../auth/principal.js';
-import type { CountMode, QueryInput, RawFilter } from '../query/types.js';
+import type { CountMode, QueryInput, RawFilter, SelectionItemInput } from '../query/types.js';
 import type { Key, Row } from '../store/store.js';
 
 export interface CallContext {
@@ -26,6 +26,20 @@ export interface WriteOptions {
   readonly parent?: ParentScope;
   /** ETags from If-Match; the write happens only if the current one is among them (`*` = exists). */
   readonly ifMatch?: readonly string[];
+  /** How to present the written item (checked before anything is written): `fields` notation… */
+  readonly fields?: string;
+  /** …or a structured selection (GraphQL mutations selecting relations). */
+  readonly selection?: readonly SelectionItemInput[];
+}
+
+/** A page of related items embedded in an item (structured selections, SPEC §6). */
+export interface EmbeddedPage {
+  readonly items: Row[];
+  /** Index of the first related item in the page; `last` is first - 1 when it is empty. */
+  readonly first: number;
+  readonly last: number;
+  /** Related items matching the page's filters; null when not counted. */
+  readonly total: number | null;
 }
 
 export interface ItemResult {
@@ -80,4 +94,4 @@ export interface GlobalSearchResult {
   readonly acceptRange: string;
 }
 
-export type { CountMode, QueryInput, RawFilter };
+export type { CountMode, QueryInput, RawFilter, SelectionItemInput };

@@ -54,7 +54,10 @@ export interface ReadPlan {
   /** Keyset position: the order values of the last row already seen. */
   readonly after: readonly (Scalar | null)[] | null;
   readonly count: CountMode;
-  /** Top-`limit` rows per value of this field (batched to-many embedding); offset is ignored. */
+  /**
+   * Rows `offset`..`offset+limit-1` of each value of this field, in `order` (batched to-many
+   * embedding); with `count` other than `none` the result also counts each value's rows.
+   */
   readonly partitionBy?: string;
 }
 
@@ -64,6 +67,8 @@ export interface ReadResult {
   readonly total: number | null;
   /** The total is an estimate (`count=estimated` on a large result). */
   readonly estimated: boolean;
+  /** Partitioned reads that count: matching rows per value of `partitionBy` (absent values: 0). */
+  readonly partitionTotals?: ReadonlyMap<unknown, number>;
 }
 
 export interface Suggestion {

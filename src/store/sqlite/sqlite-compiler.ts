@@ -135,11 +135,14 @@ export function compileRead(
   const where = compileCondition(plan.where, whereParams, patternSql);
   const order = compileOrder(plan.order);
   if (plan.partitionBy !== undefined) {
-    const params = [...whereParams, plan.limit];
+    const partition = quote(plan.partitionBy);
+    const params = [...whereParams, plan.offset, plan.offset + plan.limit];
     const sql =
-      `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY ${quote(plan.partitionBy)} ORDER BY ${order}) AS "_carte_rn" ` +
-      `FROM ${table} WHERE ${where}) WHERE "_carte_rn" <= ? ORDER BY ${quote(plan.partitionBy)}, "_carte_rn"`;
-    return { select: { sql, params }, count: null };
+      `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS "_carte_rn" ` +
+      `FROM ${table} WHERE ${where}) WHERE "_carte_rn" > ? AND "_carte_rn" <= ? ORDER BY ${partition}, "_carte_rn"`;
+    // One grouped count for every partition at once (never one count per parent).
+    const count = plan.count === 'none' ? null : { sql: `SELECT ${partition} AS "k", count(*) AS "n" FROM ${table} WHERE ${where} GROUP BY ${partition}`, params: whereParams };
+    return { select: { sql, params }, count };
   }
   const selectParams = [...whereParams];
   let fullWhere = where;

@@ -127,6 +127,10 @@ class SqliteSession implements StoreWriter {
     const raws = this.prepare(compiled.select.sql).all(...compiled.select.params) as Record<string, unknown>[];
     const rows = raws.map((r) => this.decode(codec, r));
     if (!compiled.count) return { rows, total: null, estimated: false };
+    if (plan.partitionBy !== undefined) {
+      const groups = this.prepare(compiled.count.sql).all(...compiled.count.params) as { k: unknown; n: number }[];
+      return { rows, total: null, estimated: false, partitionTotals: new Map(groups.map((g) => [g.k, g.n])) };
+    }
     // A page that is not full and starts at 0 already tells the total.
     if (plan.after === null && plan.offset === 0 && rows.length < plan.limit) {
       return { rows, total: rows.length, estimated: false };
