@@ -10,8 +10,26 @@ import type { Credentials } from '../auth/authenticate.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { RateState } from '../auth/rate-limit.js';
 import type { CarteConfig } from '../config/config.js';
-import { errors, toCarteError, type CarteError } from '../errors.js';
+import { CarteError, errors, toCarteError } from '../errors.js';
 import { baseUrlOf, pathOf, sendError } from './rest/reply.js';
+
+/** The base URL of each face of the server (SPEC §8 "Domains"), for links that cross faces. */
+export interface FaceUrls {
+  /** `/v1` */
+  readonly api: string;
+  /** `/oauth`, `/.well-known` */
+  readonly oauth: string;
+  /** `/docs` */
+  readonly developer: string;
+}
+export type Face = keyof FaceUrls;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Base URLs of the API, OAuth and developer faces for this request (`config.hosts`, else the host called). */
+    faces: FaceUrls;
+  }
+}
 
 export interface GuardOptions {
   readonly auth: Auth;
@@ -24,6 +42,28 @@ export interface GuardOptions {
 const OPEN = new Set(['/health', '/ready', '/metrics']);
 /** Endpoints where the client authenticates itself (HTTP Basic or form), not with a bearer token. */
 const CLIENT_AUTH = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke']);
+
+/** Which face a path belongs to; null for the probes every host answers. */
+export function faceOf(path: string): Face | null {
+  if (OPEN.has(path)) return null;
+  if (path === '/oauth' || path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return 'oauth';
+  if (path === '/docs' || path.startsWith('/docs/')) return 'developer';
+  return 'api';
+}
+
+/** Each face's base URL: its configured host (with the request's scheme, or the public URL's), else the request's own base. */
+export function facesOf(request: FastifyRequest, config: Pick<CarteConfig, 'hosts' | 'publicUrl'>): FaceUrls {
+  const own = config.publicUrl ?? `${request.protocol}://${request.host}`;
+  const scheme = config.publicUrl ? new URL(config.publicUrl).protocol.slice(0, -1) : request.protocol;
+  const url = (face: Face) => (config.hosts?.[face] ? `${scheme}://${config.hosts[face]}` : own);
+  return { api: url('api'), oauth: url('oauth'), developer: url('developer') };
+}
+
+/** A configured host with a port must match the Host header exactly; without one, the host name. */
+function onHost(request: FastifyRequest, configured: string): boolean {
+  const want = configured.toLowerCase();
+  return want.includes(':') ? request.host.toLowerCase() === want : request.hostname.toLowerCase() === want;
+}
 
 /** `"name";q=100;w=60` (draft-ietf-httpapi-ratelimit-headers §5, a Structured Field list). */
 export function rateLimitPolicyField(state: RateState): string {
@@ -65,11 +105,20 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
   const limits = auth.limits;
   const refuse = (request: FastifyRequest, reply: FastifyReply, error: CarteError) => sendError(request, reply, error, baseUrlOf(request, config.publicUrl));
 
+  app.decorateRequest('faces', null as unknown as FaceUrls);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
+    request.faces = facesOf(request, config);
     // RFC 6797: only over a secure connection (Carte's own TLS, or a trusted proxy's).
     if (config.hsts && request.protocol === 'https') reply.header('Strict-Transport-Security', config.hsts);
     const path = pathOf(request);
+    // SPEC §8 "Domains": with config.hosts, each face answers only on its own host.
+    const face = faceOf(path);
+    const host = face ? config.hosts?.[face] : undefined;
+    if (face && host && !onHost(request, host)) {
+      const name = { api: 'The API', oauth: 'The OAuth2 server', developer: 'The developer portal' }[face];
+      return refuse(request, reply, new CarteError('not_found', `There is nothing at ${request.method} ${path} on this host; ${name} is at ${request.faces[face]}`));
+    }
     if (OPEN.has(path)) return;
     const ip = request.ip;
     const credentials = credentialsOf(request);

@@ -68,9 +68,9 @@ function clientCredentialsOf(request: FastifyRequest, form: Record<string, strin
 
 export async function oauthPlugin(app: FastifyInstance, options: OAuthPluginOptions): Promise<void> {
   const { auth } = options;
-  const base = (request: FastifyRequest) => baseUrlOf(request, options.publicUrl);
-  const apiBase = (request: FastifyRequest) => options.apiBaseOf?.(request) ?? base(request);
-  const docsBase = (request: FastifyRequest) => options.docsBaseOf?.(request) ?? base(request);
+  const base = (request: FastifyRequest) => request.faces?.oauth ?? baseUrlOf(request, options.publicUrl);
+  const apiBase = (request: FastifyRequest) => options.apiBaseOf?.(request) ?? request.faces?.api ?? base(request);
+  const docsBase = (request: FastifyRequest) => options.docsBaseOf?.(request) ?? request.faces?.developer ?? base(request);
 
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
     const params: Record<string, string> = {};
