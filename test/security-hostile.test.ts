@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { base64url, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import { Auth } from '../src/auth/auth.js';
 import { CarteError } from '../src/errors.js';
 import type { ApiSpec } from '../src/schema/types.js';
 import type { CallContext } from '../src/service/types.js';
@@ -229,6 +230,17 @@ describe('tokens that must not work', () => {
   test('an expired token', async () => {
     const token = await t.mintToken('carol', ['boards:write'], { issuedAt: Math.floor(Date.now() / 1000) - 7200, ttl: 3600 });
     invalid(await write(token), 'The access token expired');
+  });
+
+  test('a token that expires while in use is refused from then on (its checked signature is not enough)', async () => {
+    let now = Date.now();
+    const auth = new Auth(t.server.store.auth, t.server.config, t.server.model, { now: () => now });
+    const { token } = await auth.issueToken({ clientId: 'test-client', subject: 'carol', scopes: [] }, auth.context(t.url));
+    assert.equal((await auth.authenticator.bearer(token)).subject, 'carol');
+    now += 1000;
+    assert.equal((await auth.authenticator.bearer(token)).subject, 'carol', 'still valid');
+    now += 3600 * 1000 + 10_000; // past exp and the 5 s of tolerated clock skew
+    await assert.rejects(auth.authenticator.bearer(token), (e: unknown) => e instanceof CarteError && e.message === 'The access token expired');
   });
 
   test('a token signed by another key, even under this server’s kid', async () => {

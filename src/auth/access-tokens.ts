@@ -6,7 +6,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { errors, type CarteError } from '../errors.js';
 import type { AuthStore, TokenRecord } from '../store/auth-store.js';
-import { randomId } from './secrets.js';
+import { digest, randomId } from './secrets.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
 
 /** Who the token is for, decided per request (issuer and audience follow the host called). */
@@ -56,7 +56,13 @@ export function looksLikeJwt(value: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(value);
 }
 
+/** Seconds of clock skew tolerated on `exp` and `iat`. */
+const CLOCK_TOLERANCE = 5;
+
 export class AccessTokens {
+  /** Claims of tokens whose signature checked out, by digest (bounded). */
+  private readonly verified = new Map<string, AccessTokenClaims>();
+
   constructor(
     private readonly store: AuthStore,
     private readonly keys: SigningKeys,
@@ -108,6 +114,26 @@ export class AccessTokens {
    * configured issuer and audience, and that the token's row is not revoked.
    */
   async verify(token: string, expect: VerifyExpectations = {}): Promise<AccessTokenClaims> {
+    // A token whose signature was already checked is not checked again (ES256 costs ~0.2 ms);
+    // its expiry and its row (revocation) are, on every request.
+    const fingerprint = `${digest(token)}|${expect.issuer ?? ''}|${expect.audience ?? ''}`;
+    let claims = this.verified.get(fingerprint);
+    if (claims && claims.exp <= Math.floor(this.now() / 1000) - CLOCK_TOLERANCE) {
+      this.verified.delete(fingerprint);
+      throw errors.invalidToken('The access token expired');
+    }
+    if (!claims) {
+      claims = await this.verifySignature(token, expect);
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(fingerprint, claims);
+    }
+    const record = await this.store.getToken(claims.jti);
+    if (!record || record.kind !== 'access' || record.clientId !== claims.client_id) throw errors.invalidToken('The access token is unknown to this server');
+    if (record.revokedAt !== null) throw errors.invalidToken('The access token was revoked');
+    return claims;
+  }
+
+  private async verifySignature(token: string, expect: VerifyExpectations): Promise<AccessTokenClaims> {
     let kid: string | undefined;
     try {
       const header = decodeProtectedHeader(token);
@@ -125,7 +151,7 @@ export class AccessTokens {
         algorithms: [SIGNING_ALG],
         typ: 'at+jwt',
         requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE,
         currentDate: new Date(this.now()),
         ...(expect.issuer ? { issuer: expect.issuer } : {}),
         ...(expect.audience ? { audience: expect.audience } : {}),
@@ -134,9 +160,7 @@ export class AccessTokens {
       throw errors.invalidToken(describeJoseError(e));
     }
     const claims = payload as unknown as AccessTokenClaims;
-    const record = await this.store.getToken(claims.jti);
-    if (!record || record.kind !== 'access' || record.clientId !== claims.client_id) throw errors.invalidToken('The access token is unknown to this server');
-    if (record.revokedAt !== null) throw errors.invalidToken('The access token was revoked');
+    if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.sub !== 'string') throw errors.invalidToken('The access token is malformed');
     return { ...claims, scope: typeof claims.scope === 'string' ? claims.scope : '', aud: Array.isArray(payload.aud) ? (payload.aud[0] as string) : (claims.aud as string) };
   }
 }

@@ -9,7 +9,7 @@ import type { AuthStore, ClientRecord, TokenRecord } from '../store/auth-store.j
 import { looksLikeJwt, type AccessTokens, type TokenContext, type VerifyExpectations } from './access-tokens.js';
 import type { Authenticator } from './authenticate.js';
 import { parseScopes } from './clients.js';
-import { formatCredential, hashSecret, parseCredential, randomId, randomSecret, verifySecret } from './secrets.js';
+import { formatCredential, hashRandomToken, parseCredential, randomId, randomSecret, verifySecret } from './secrets.js';
 
 /** RFC 6749 §5.1 */
 export interface TokenResponse {
@@ -55,6 +55,9 @@ export interface OAuthServerOptions {
   readonly refreshTokens: boolean;
   readonly now?: () => number;
 }
+
+/** What an unknown refresh token is compared with, so that timing does not tell ids apart. */
+const DECOY = hashRandomToken(randomSecret());
 
 /** The scope a client needs to introspect other clients' tokens (resource servers). */
 export const INTROSPECT_SCOPE = 'oauth:introspect';
@@ -102,10 +105,8 @@ export class OAuthServer {
   private async refresh(client: ClientRecord, params: Params, context: TokenContext): Promise<TokenResponse> {
     const value = params.refresh_token;
     if (!value) throw errors.invalidRequest('refresh_token is required');
-    const parsed = parseCredential('refreshToken', value);
-    const record = parsed ? await this.store.getToken(parsed.id) : undefined;
-    const valid = await verifySecret(value, record?.kind === 'refresh' ? (record.secretHash ?? undefined) : undefined);
-    if (!record || !valid) throw errors.invalidGrant('The refresh token is not valid');
+    const record = await this.refreshRecord(value);
+    if (!record) throw errors.invalidGrant('The refresh token is not valid');
     if (record.clientId !== client.id) throw errors.invalidGrant('The refresh token was issued to another client');
     if (record.revokedAt !== null) throw errors.invalidGrant('The refresh token was revoked');
     if (record.rotatedAt !== null) {
@@ -133,7 +134,7 @@ export class OAuthServer {
         subject,
         scopes: [...scopes],
         family,
-        secretHash: await hashSecret(refreshToken),
+        secretHash: hashRandomToken(refreshToken),
         issuedAt: new Date(issued * 1000).toISOString(),
         // A rotated token keeps the grant's end: refreshing never extends a grant beyond refreshTokenTtl.
         expiresAt: rotating ? rotating.expiresAt : new Date((issued + this.options.refreshTokenTtl) * 1000).toISOString(),
@@ -193,12 +194,13 @@ export class OAuthServer {
     };
   }
 
+  /** The row of a refresh token whose secret matches (compared in constant time, unknown ids included). */
   private async refreshRecord(value: string): Promise<TokenRecord | undefined> {
     const parsed = parseCredential('refreshToken', value);
-    if (!parsed) return undefined;
-    const record = await this.store.getToken(parsed.id);
-    const ok = await verifySecret(value, record?.kind === 'refresh' ? (record.secretHash ?? undefined) : undefined);
-    return ok ? record : undefined;
+    const record = parsed ? await this.store.getToken(parsed.id) : undefined;
+    const known = record !== undefined && record.kind === 'refresh' && record.secretHash !== null;
+    const ok = await verifySecret(value, known ? (record.secretHash as string) : DECOY);
+    return ok && known ? record : undefined;
   }
 
   /**

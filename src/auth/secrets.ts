@@ -25,6 +25,14 @@ export async function hashSecret(secret: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
+/**
+ * `sha256$<digest>` for refresh tokens: 256 random bits cannot be guessed, so a slow hash would
+ * only add latency to every refresh; the digest still keeps the token itself out of the database.
+ */
+export function hashRandomToken(token: string): string {
+  return `sha256$${createHash('sha256').update(token).digest('base64url')}`;
+}
+
 /** A hash of a random secret nobody knows: unknown ids are checked against it so timing does not tell them apart. */
 let decoy: Promise<string> | null = null;
 
@@ -33,6 +41,11 @@ let decoy: Promise<string> | null = null;
  * the same work is done against a decoy, so a caller cannot learn which ids exist.
  */
 export async function verifySecret(secret: string, stored: string | undefined): Promise<boolean> {
+  if (stored?.startsWith('sha256$')) {
+    const expected = Buffer.from(stored.slice(7), 'base64url');
+    const actual = createHash('sha256').update(secret).digest();
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
   decoy ??= hashSecret(randomBytes(32).toString('base64url'));
   const target = stored ?? (await decoy);
   const parts = target.split('$');

@@ -43,7 +43,7 @@ export interface TokenRecord {
   readonly scopes: readonly string[];
   /** Every token of one grant and its refreshes; a replayed refresh token revokes the family. */
   readonly family: string;
-  /** scrypt hash of a refresh token; null for access tokens (their signature is the proof). */
+  /** SHA-256 digest of a refresh token (256 random bits); null for access tokens (their signature is the proof). */
   readonly secretHash: string | null;
   readonly issuedAt: Instant;
   readonly expiresAt: Instant;
