@@ -11,7 +11,7 @@ import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
-import { installHttpGuard } from './protocols/http-guard.js';
+import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
 import { oauthPlugin } from './protocols/oauth/plugin.js';
 import { restPlugin } from './protocols/rest/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
@@ -100,7 +100,22 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
       { http: { maxHeaderSize: config.limits.headerBytes } };
   const app = Fastify({
     ...transport,
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : {
+            level: config.logLevel,
+            serializers: {
+              // Fastify's request fields, with query-string tokens masked.
+              req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+                method: req.method,
+                url: redactUrl(req.url),
+                host: req.host,
+                remoteAddress: req.ip,
+                remotePort: req.socket?.remotePort,
+              }),
+            },
+          },
     bodyLimit: config.limits.bodyBytes,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },

@@ -158,6 +158,16 @@ describe('BOLA: another principal’s row does not exist for you', () => {
     assert.equal(search.total, 0);
     const anonymous = { principal: { subject: null, scopes: [], kind: 'anonymous' as const }, baseUrl: t.url };
     await assert.rejects(svc.list(anonymous, 'notes', {}), (e: unknown) => e instanceof CarteError && e.code === 'no_credentials');
+    // What event fan-out, webhooks and links ask: may this principal see (or change) this row?
+    const row = { id: aliceNote, ownerId: 'alice', title: 'x', boardId: board };
+    assert.equal(svc.can(ctx('alice'), 'notes', 'read', row), true);
+    assert.equal(svc.can(ctx('bob'), 'notes', 'read', row), false);
+    assert.equal(svc.can(anonymous, 'notes', 'read', row), false);
+    assert.equal(svc.can(ctx('bob'), 'notes', 'update', row), false);
+    assert.equal(svc.can(ctx('alice'), 'notes', 'delete', row), true);
+    assert.equal(svc.can(anonymous, 'comments', 'read', { id: 1, noteId: aliceNote, text: 'x' }), true);
+    assert.equal(svc.can(ctx('bob'), 'posts', 'update', { id: 1, authorId: 'alice', title: 'x' }), false);
+    assert.equal(svc.can(ctx('bob'), 'memos', 'create'), false);
   });
 });
 

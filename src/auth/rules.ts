@@ -85,3 +85,23 @@ export function evaluateRule(rule: AccessRule | undefined, principal: Principal,
   }
   return { allowed: false, error: new CarteError('not_allowed', "You're not allowed to perform this request") };
 }
+
+/**
+ * Whether a stored row meets a condition a rule produced (`true`, `false`, an owner's `in`,
+ * and their `and`): for the places that hold rows rather than run queries — event fan-out,
+ * webhooks, the links an item offers. Any other condition denies.
+ */
+export function rowMeets(condition: Condition, row: Readonly<Record<string, unknown>>): boolean {
+  switch (condition.kind) {
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'and':
+      return condition.items.every((c) => rowMeets(c, row));
+    case 'in':
+      return condition.column.path.length === 0 && condition.values.some((v) => v === row[condition.column.field]);
+    default:
+      return false;
+  }
+}

@@ -65,6 +65,11 @@ function onHost(request: FastifyRequest, configured: string): boolean {
   return want.includes(':') ? request.host.toLowerCase() === want : request.hostname.toLowerCase() === want;
 }
 
+/** A URL fit for logs: the value of `access_token` (RFC 6750 §2.3 warns that URLs get logged) is masked. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
+}
+
 /** `"name";q=100;w=60` (draft-ietf-httpapi-ratelimit-headers §5, a Structured Field list). */
 export function rateLimitPolicyField(state: RateState): string {
   return `"${state.policy.name}";q=${state.policy.quota};w=${state.policy.window}`;

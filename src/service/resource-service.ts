@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
-import { evaluateRule, type Operation } from '../auth/rules.js';
+import { evaluateRule, rowMeets, type Operation } from '../auth/rules.js';
 import { CarteError, errors, type FieldError } from '../errors.js';
 import { encodeCursor } from '../query/cursor.js';
 import { parseListQuery } from '../query/parse.js';
@@ -105,6 +105,22 @@ export class ResourceService {
     const decision = evaluateRule(resource.access[operation], ctx.principal, resource.name, resource, operation);
     if (!decision.allowed) throw decision.error;
     return decision;
+  }
+
+  /**
+   * Whether the caller may perform an operation — on a given row when there is one (owner
+   * rules). For the places that hold rows rather than run queries: events, webhooks, links.
+   * Never throws.
+   */
+  can(ctx: CallContext, resourceName: string, operation: Operation, row?: Readonly<Record<string, unknown>>): boolean {
+    const resource = this.api.resources.get(resourceName);
+    if (!resource) return false;
+    const decision = evaluateRule(resource.access[operation], ctx.principal, resource.name, resource, operation);
+    if (!decision.allowed) return false;
+    if (row === undefined) return true;
+    // Changing a row also needs reading it (SPEC §8: what you cannot see does not exist).
+    if (operation !== 'read' && !this.can(ctx, resourceName, 'read', row)) return false;
+    return rowMeets(decision.condition, row);
   }
 
   /** Rows the caller may read: the read rule as a condition, or an error. */

@@ -135,7 +135,14 @@ export async function oauthPlugin(app: FastifyInstance, options: OAuthPluginOpti
   app.get('/oauth/tokeninfo', async (request, reply) => {
     const value = (request.query as Record<string, string | string[] | undefined>).access_token;
     if (Array.isArray(value)) throw errors.invalidRequest('access_token appears more than once');
-    const info = await auth.oauth.tokenInfo(value, `${apiBase(request)}`);
+    let info;
+    try {
+      info = await auth.oauth.tokenInfo(value, `${apiBase(request)}`);
+    } catch (e) {
+      // Probing tokens here counts like presenting bad ones.
+      if ((e as CarteError).code === 'invalid_token') auth.limits.recordFailure(request.ip);
+      throw e;
+    }
     return noStore(reply).type('application/json; charset=utf-8').send(JSON.stringify(info));
   });
 
