@@ -3,13 +3,17 @@
  * resource service and registers each front end as an encapsulated plugin over it.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Auth } from './auth/auth.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/config.js';
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
+import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
+import { oauthPlugin } from './protocols/oauth/plugin.js';
 import { restPlugin } from './protocols/rest/plugin.js';
 import { rpcPlugin } from './protocols/rpc/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
@@ -44,12 +48,30 @@ export interface CarteServer {
   /** Migration steps applied at start. */
   readonly migrated: readonly MigrationStep[];
   readonly isDemo: boolean;
-  /** Listens and returns the base URL (`http://127.0.0.1:3000`). */
+  /** Clients, keys, tokens, the authenticator every front end calls, rate limits (SPEC §8). */
+  readonly auth: Auth;
+  /** Things the operator should know, found when listening (plain HTTP on a public address). */
+  readonly warnings: string[];
+  /** Listens and returns the base URL (`http://127.0.0.1:3000`, `https://…` with TLS). */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Addresses only this machine can reach: plain HTTP there is no risk to tokens. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
+  }
+}
 
 export async function createServer(options: ServerOptions = {}): Promise<CarteServer> {
   const isDemo = options.schema === undefined;
@@ -57,6 +79,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     typeof options.schema === 'string' ? await loadSchemaFile(options.schema) : loadSchemaObject((options.schema ?? demoSchema) as ApiSpec);
   const model = loaded.model;
   const config = resolveConfig(model.config, options.config ?? {});
+  // SPEC §8: with a certificate, HTTP/2 over TLS (HTTP/1.1 still answered: allowHTTP1).
+  const tls = config.tls ? { cert: readPem(config.tls.cert, 'certificate'), key: readPem(config.tls.key, 'key') } : null;
   const store = await openStore(config.db, { durability: config.durability, estimateThreshold: config.estimateThreshold });
   let migrated: MigrationStep[] = [];
   try {
@@ -70,12 +94,32 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     throw e;
   }
   const service = new ResourceService(model, store, { limits: config.limits });
+  const auth = new Auth(store.auth, config, model);
 
+  const transport: Partial<FastifyServerOptions> & Record<string, unknown> = tls
+    ? { http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }
+    : // Long query strings reach Carte's own limits (400 naming the problem) instead of Node's 431.
+      { http: { maxHeaderSize: config.limits.headerBytes } };
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    ...transport,
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : {
+            level: config.logLevel,
+            serializers: {
+              // Fastify's request fields, with query-string tokens masked.
+              req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+                method: req.method,
+                url: redactUrl(req.url),
+                host: req.host,
+                remoteAddress: req.ip,
+                remotePort: req.socket?.remotePort,
+              }),
+            },
+          },
     bodyLimit: config.limits.bodyBytes,
-    // Long query strings reach Carte's own limits (400 naming the problem) instead of Node's 431.
-    http: { maxHeaderSize: config.limits.headerBytes },
+    trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
     // Hostile input (SPEC §8): headers and slow clients are bounded.
     requestTimeout: 120_000,
@@ -85,11 +129,22 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
-  });
+  } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
     reply.header('X-Request-Id', request.id);
+  });
+  const routes: RouteInfo[] = [];
+  let routeResources: Map<string, string | null> | null = null;
+  // Authentication and rate limits for every front end, before any route runs.
+  installHttpGuard(app, {
+    auth,
+    config,
+    resourceOfRoute: (url) => {
+      routeResources ??= new Map(routes.map((r) => [r.url, r.resource]));
+      return url === undefined ? null : (routeResources.get(url) ?? null);
+    },
   });
 
   app.get('/health', async () => ({ status: 'ok' }));
@@ -102,13 +157,14 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     }
   });
 
-  const routes: RouteInfo[] = [];
+  await app.register(oauthPlugin, { auth, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(rpcPlugin, { service, limits: config.limits, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(docsPlugin, { service });
 
   let closed = false;
+  const warnings: string[] = [];
   return {
     app,
     service,
@@ -118,12 +174,20 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     routes,
     migrated,
     isDemo,
+    auth,
+    warnings,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-      return `http://${host}:${port}`;
+      if (!tls && !isLoopback(config.host)) {
+        // SPEC §8 (seed 004: HTTPS for every access to the API and the OAuth2 provider).
+        const warning = `serving plain HTTP on ${config.host}: tokens, client secrets and API keys cross the network unencrypted; use --tls-cert/--tls-key or a TLS-terminating proxy`;
+        warnings.push(warning);
+        app.log.warn(warning);
+      }
+      return `${tls ? 'https' : 'http'}://${host}:${port}`;
     },
     async close() {
       if (closed) return;

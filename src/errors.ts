@@ -29,6 +29,10 @@ export const ERROR_KINDS = {
   invalid_resource: { status: 400, rpc: -32602, title: 'Invalid item' },
   query_too_complex: { status: 400, rpc: -32602, title: 'Query too complex' },
   invalid_token: { status: 401, rpc: -32001, title: 'Invalid token' },
+  invalid_client: { status: 401, rpc: -32001, title: 'Client authentication failed' },
+  invalid_grant: { status: 400, rpc: -32602, title: 'Invalid grant' },
+  unsupported_grant_type: { status: 400, rpc: -32602, title: 'Unsupported grant type' },
+  invalid_scope: { status: 400, rpc: -32602, title: 'Invalid scope' },
   no_credentials: { status: 401, rpc: -32001, title: 'Authentication required' },
   insufficient_scope: { status: 403, rpc: -32003, title: 'Insufficient scope' },
   not_allowed: { status: 403, rpc: -32003, title: 'Not allowed' },
@@ -149,6 +153,19 @@ export const errors = {
   queryTooComplex: (description: string, extra?: Record<string, unknown>) =>
     new CarteError('query_too_complex', description, extra ? { extra } : {}),
   notImplemented: (description: string) => new CarteError('not_implemented', description),
+  /** RFC 6750 §3.1: a bearer token that is malformed, expired, revoked or signed by an unknown key. */
+  invalidToken: (description: string) =>
+    new CarteError('invalid_token', description, {
+      headers: { 'WWW-Authenticate': `Bearer realm="carte", error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"` },
+    }),
+  /** RFC 6749 §5.2: 401 with a Basic challenge, whichever way the client tried to authenticate. */
+  invalidClient: (description = 'Client authentication failed: unknown client, wrong secret, or a revoked client') =>
+    new CarteError('invalid_client', description, { headers: { 'WWW-Authenticate': 'Basic realm="carte", charset="UTF-8"' } }),
+  invalidGrant: (description: string) => new CarteError('invalid_grant', description),
+  unsupportedGrantType: (given: string) =>
+    new CarteError('unsupported_grant_type', `The grant type '${given}' is not supported; use client_credentials or refresh_token`),
+  invalidScope: (description: string) => new CarteError('invalid_scope', description),
+  tooManyRequests: (description: string, headers: Record<string, string>) => new CarteError('too_many_requests', description, { headers }),
   serverError: (cause?: unknown) =>
     new CarteError('server_error', 'Oops! Something went wrong...', cause === undefined ? {} : { cause }),
   unavailable: (description: string) => new CarteError('service_unavailable', description),

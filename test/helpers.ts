@@ -9,12 +9,26 @@ export interface Response {
   readonly body: unknown;
 }
 
+export interface RequestInit {
+  headers?: Record<string, string>;
+  body?: unknown;
+  raw?: string | Buffer;
+  /** Send no Authorization header (by default every request carries the server's full-scope token). */
+  anonymous?: boolean;
+  /** Send this bearer token instead of the full-scope one. */
+  token?: string;
+}
+
 export interface TestServer {
   readonly server: CarteServer;
   readonly url: string;
-  request(method: string, path: string, init?: { headers?: Record<string, string>; body?: unknown; raw?: string | Buffer }): Promise<Response>;
+  /** A full-scope (`*`) access token of subject `test`, sent by `request` unless told otherwise. */
+  readonly token: string;
+  request(method: string, path: string, init?: RequestInit): Promise<Response>;
   get(path: string, headers?: Record<string, string>): Promise<Response>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Mints an access token for a subject and scopes (client `test-client` unless given). */
+  mintToken(subject: string, scopes: readonly string[], options?: { clientId?: string; ttl?: number; issuedAt?: number }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -24,8 +38,18 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     config: { db: 'sqlite::memory:', port: 0, logLevel: 'silent', ...options.config },
   });
   const url = await server.listen();
+  const mintToken: TestServer['mintToken'] = async (subject, scopes, opts = {}) => {
+    const signed = await server.auth.issueToken(
+      { clientId: opts.clientId ?? 'test-client', subject, scopes, ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.issuedAt !== undefined ? { issuedAt: opts.issuedAt } : {}) },
+      server.auth.context(url),
+    );
+    return signed.token;
+  };
+  const token = await mintToken('test', ['*']);
   const request: TestServer['request'] = async (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };
+    const hasAuthorization = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
+    if (!init.anonymous && !hasAuthorization) headers.authorization = `Bearer ${init.token ?? token}`;
     let body: string | Buffer | undefined;
     if (init.raw !== undefined) body = init.raw;
     else if (init.body !== undefined) {
@@ -48,9 +72,11 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   return {
     server,
     url,
+    token,
     request,
     get: (path, headers) => request('GET', path, { ...(headers ? { headers } : {}) }),
     post: (path, body, headers) => request('POST', path, { body, ...(headers ? { headers } : {}) }),
+    mintToken,
     close: () => server.close(),
   };
 }

@@ -9,6 +9,12 @@ export interface Principal {
   readonly kind: 'anonymous' | 'token' | 'key' | 'dev';
   /** The OAuth2 client behind a token, when there is one. */
   readonly clientId?: string;
+  /** The token's `jti` or the API key's id. */
+  readonly credentialId?: string;
+  /** When the credential stops working (seconds since the epoch); long-lived connections close then. */
+  readonly expiresAt?: number;
+  /** `aud` of an access token. */
+  readonly audience?: string;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ subject: null, scopes: Object.freeze([]) as readonly string[], kind: 'anonymous' as const });

@@ -42,6 +42,62 @@ export interface Limits {
   readonly graphqlTokens: number;
 }
 
+/** OAuth2 and tokens (SPEC §8). */
+export interface AuthConfig {
+  /** `iss` of access tokens and of the metadata; default: `hosts.oauth`, `publicUrl`, or the URL the request came in on. */
+  readonly issuer?: string;
+  /** `aud` of access tokens (RFC 9068); default: the API's base URL (`…/v1`). Checked on every request when set. */
+  readonly audience?: string;
+  /** Seconds an access token lives. */
+  readonly accessTokenTtl: number;
+  /** Seconds a refresh token lives (each use rotates it). */
+  readonly refreshTokenTtl: number;
+  /** Issue a refresh token with client_credentials (RFC 6749 §4.4.3 leaves it to the server). */
+  readonly refreshTokens: boolean;
+  /** Seconds the `--dev` token lives. */
+  readonly devTokenTtl: number;
+  /** Encrypts the token signing keys at rest (AES-256-GCM); keep it out of the schema: `CARTE_AUTH_SECRET`. */
+  readonly secret?: string;
+}
+
+/** A quota for one resource, overriding the global one. */
+export interface RatePolicyConfig {
+  readonly anonymous?: number;
+  readonly authenticated?: number;
+  readonly window?: number;
+}
+
+/** Rate limits per principal, per IP when anonymous (SPEC §8). */
+export interface RateLimitConfig {
+  readonly enabled: boolean;
+  /** Seconds of one window. */
+  readonly window: number;
+  /** Requests per window from one IP address without credentials. */
+  readonly anonymous: number;
+  /** Requests per window from one principal (token subject or API key). */
+  readonly authenticated: number;
+  /** Failed authentications (bad client secret, bad token) per window from one IP before it gets 429. */
+  readonly authFailures: number;
+  /** Per-resource quotas (`orders: { authenticated: 100 }`), counted apart from the global one. */
+  readonly resources: Readonly<Record<string, RatePolicyConfig>>;
+}
+
+/** `--tls-cert` / `--tls-key`: PEM files; Carte then serves HTTP/2 with TLS (and HTTP/1.1). */
+export interface TlsConfig {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** SPEC §8 "Domains": one host per face; each face answers only on its own. */
+export interface HostsConfig {
+  /** `/v1` (e.g. `api.example.com`). */
+  readonly api?: string;
+  /** `/oauth` and `/.well-known` (e.g. `oauth2.example.com`). */
+  readonly oauth?: string;
+  /** `/docs` (e.g. `developers.example.com`). */
+  readonly developer?: string;
+}
+
 export interface CarteConfig {
   readonly port: number;
   readonly host: string;
@@ -56,6 +112,14 @@ export interface CarteConfig {
   readonly limits: Limits;
   /** Matches counted exactly before `Prefer: count=estimated` extrapolates. */
   readonly estimateThreshold: number;
+  readonly auth: AuthConfig;
+  readonly rateLimits: RateLimitConfig;
+  readonly tls?: TlsConfig;
+  /** `Strict-Transport-Security` sent on TLS responses (empty: none). */
+  readonly hsts: string;
+  readonly hosts?: HostsConfig;
+  /** Take the client address from `X-Forwarded-For` (behind a reverse proxy). */
+  readonly trustProxy: boolean;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -78,6 +142,22 @@ export const DEFAULT_LIMITS: Limits = {
   graphqlTokens: 10000,
 };
 
+export const DEFAULT_AUTH: AuthConfig = {
+  accessTokenTtl: 3600,
+  refreshTokenTtl: 30 * 24 * 3600,
+  refreshTokens: true,
+  devTokenTtl: 24 * 3600,
+};
+
+export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
+  enabled: true,
+  window: 60,
+  anonymous: 1000,
+  authenticated: 10000,
+  authFailures: 20,
+  resources: {},
+};
+
 export const DEFAULT_CONFIG: CarteConfig = {
   port: 3000,
   host: '127.0.0.1',
@@ -87,15 +167,23 @@ export const DEFAULT_CONFIG: CarteConfig = {
   durability: 'full',
   limits: DEFAULT_LIMITS,
   estimateThreshold: 1000,
+  auth: DEFAULT_AUTH,
+  rateLimits: DEFAULT_RATE_LIMITS,
+  hsts: 'max-age=31536000',
+  trustProxy: false,
 };
 
-export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits'>> & { limits?: Partial<Limits> };
+export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits' | 'auth' | 'rateLimits'>> & {
+  limits?: Partial<Limits>;
+  auth?: Partial<AuthConfig>;
+  rateLimits?: Partial<RateLimitConfig>;
+};
 
 function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
   if (spec.limits && typeof spec.limits === 'object') out.limits = spec.limits as Partial<Limits>;
-  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold'] as const) {
+  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'auth', 'rateLimits', 'hosts', 'hsts', 'trustProxy'] as const) {
     if (spec[key] !== undefined) (out as Record<string, unknown>)[key] = spec[key];
   }
   return out;
@@ -116,20 +204,66 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     if (env[name]) limits[key] = Number(env[name]);
   }
   if (Object.keys(limits).length > 0) out.limits = limits;
+  const auth: Record<string, unknown> = {};
+  if (env.CARTE_AUTH_SECRET) auth.secret = env.CARTE_AUTH_SECRET;
+  if (env.CARTE_AUTH_ISSUER) auth.issuer = env.CARTE_AUTH_ISSUER;
+  if (env.CARTE_AUTH_AUDIENCE) auth.audience = env.CARTE_AUTH_AUDIENCE;
+  if (env.CARTE_AUTH_ACCESS_TOKEN_TTL) auth.accessTokenTtl = Number(env.CARTE_AUTH_ACCESS_TOKEN_TTL);
+  if (env.CARTE_AUTH_REFRESH_TOKEN_TTL) auth.refreshTokenTtl = Number(env.CARTE_AUTH_REFRESH_TOKEN_TTL);
+  if (Object.keys(auth).length > 0) out.auth = auth;
+  const rate: Record<string, unknown> = {};
+  if (env.CARTE_RATE_LIMITS_ENABLED) rate.enabled = !/^(0|false|off|no)$/i.test(env.CARTE_RATE_LIMITS_ENABLED);
+  for (const key of ['window', 'anonymous', 'authenticated', 'authFailures'] as const) {
+    const name = `CARTE_RATE_LIMITS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    if (env[name]) rate[key] = Number(env[name]);
+  }
+  if (Object.keys(rate).length > 0) out.rateLimits = rate;
+  if (env.CARTE_TLS_CERT && env.CARTE_TLS_KEY) out.tls = { cert: env.CARTE_TLS_CERT, key: env.CARTE_TLS_KEY };
+  if (env.CARTE_HSTS !== undefined) out.hsts = env.CARTE_HSTS;
+  if (env.CARTE_TRUST_PROXY) out.trustProxy = /^(1|true|on|yes)$/i.test(env.CARTE_TRUST_PROXY);
+  const hosts: Record<string, string> = {};
+  if (env.CARTE_HOSTS_API) hosts.api = env.CARTE_HOSTS_API;
+  if (env.CARTE_HOSTS_OAUTH) hosts.oauth = env.CARTE_HOSTS_OAUTH;
+  if (env.CARTE_HOSTS_DEVELOPER) hosts.developer = env.CARTE_HOSTS_DEVELOPER;
+  if (Object.keys(hosts).length > 0) out.hosts = hosts;
   return out as ConfigOverrides;
 }
 
 export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: ConfigOverrides[]): CarteConfig {
   let config: CarteConfig = DEFAULT_CONFIG;
   for (const layer of [fromSchema(schemaConfig), ...layers]) {
-    const { limits, ...rest } = layer;
+    const { limits, auth, rateLimits, hosts, ...rest } = layer;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-    config = { ...config, ...defined, limits: { ...config.limits, ...(limits ?? {}) } };
+    config = {
+      ...config,
+      ...defined,
+      limits: { ...config.limits, ...(limits ?? {}) },
+      auth: { ...config.auth, ...(auth ?? {}) },
+      rateLimits: { ...config.rateLimits, ...(rateLimits ?? {}), resources: { ...config.rateLimits.resources, ...(rateLimits?.resources ?? {}) } },
+      ...(hosts || config.hosts ? { hosts: { ...config.hosts, ...(hosts ?? {}) } } : {}),
+    };
   }
   const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0–65535 (got ${config.port})`);
   for (const [k, v] of Object.entries(config.limits)) if (!Number.isInteger(v) || v < 1) problems.push(`limits.${k} must be a positive integer (got ${String(v)})`);
   if (!['full', 'normal', 'off'].includes(config.durability)) problems.push('durability must be full, normal or off');
+  for (const key of ['accessTokenTtl', 'refreshTokenTtl', 'devTokenTtl'] as const) {
+    const v = config.auth[key];
+    if (!Number.isInteger(v) || v < 1) problems.push(`auth.${key} must be a positive number of seconds (got ${String(v)})`);
+  }
+  for (const key of ['window', 'anonymous', 'authenticated', 'authFailures'] as const) {
+    const v = config.rateLimits[key];
+    if (!Number.isInteger(v) || v < 1) problems.push(`rateLimits.${key} must be a positive integer (got ${String(v)})`);
+  }
+  for (const [name, policy] of Object.entries(config.rateLimits.resources)) {
+    for (const [k, v] of Object.entries(policy ?? {})) {
+      if (!['anonymous', 'authenticated', 'window'].includes(k)) problems.push(`rateLimits.resources.${name}.${k} is not a setting (anonymous, authenticated, window)`);
+      else if (!Number.isInteger(v) || (v as number) < 1) problems.push(`rateLimits.resources.${name}.${k} must be a positive integer (got ${String(v)})`);
+    }
+  }
+  for (const [face, host] of Object.entries(config.hosts ?? {})) {
+    if (host !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) problems.push(`hosts.${face} must be a host name, with an optional port (got ${String(host)})`);
+  }
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
 }

@@ -22,7 +22,7 @@ export const demoSchema = defineApi({
       singular: 'restaurant',
       description: 'Restaurants that take orders.',
       maxRange: 50,
-      access: { read: 'public', write: 'public' },
+      access: { read: 'public', write: 'scope' },
       required: ['name', 'type'],
       indexes: [['type', 'rating']],
       fields: {
@@ -47,7 +47,7 @@ export const demoSchema = defineApi({
     dishes: {
       singular: 'dish',
       description: 'What a restaurant cooks.',
-      access: { read: 'public', write: 'public' },
+      access: { read: 'public', write: 'scope' },
       required: ['restaurantId', 'name', 'price'],
       fields: {
         restaurantId: { type: 'integer', references: 'restaurants', onDelete: 'cascade' },
@@ -60,7 +60,7 @@ export const demoSchema = defineApi({
     clients: {
       singular: 'client',
       description: 'People who order.',
-      access: { read: 'public', write: 'public' },
+      access: { read: 'public', write: 'scope' },
       required: ['name', 'email'],
       fields: {
         firstname: { type: 'string', maxLength: 100 },
@@ -82,7 +82,7 @@ export const demoSchema = defineApi({
       singular: 'order',
       description: 'An order placed by a client at a restaurant, moving from placed to paid.',
       maxRange: 10,
-      access: { read: 'public', write: 'public' },
+      access: { read: 'public', write: 'scope' },
       required: ['clientId', 'restaurantId'],
       fields: {
         clientId: { type: 'integer', references: 'clients' },

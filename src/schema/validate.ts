@@ -67,7 +67,8 @@ export const SPINAL = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const CAMEL = /^[a-z][a-zA-Z0-9]*$/;
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const ACTION_PATH = /^[a-z][a-z0-9]*(-[a-z0-9]+)*(\/[a-z][a-z0-9]*(-[a-z0-9]+)*)*$/;
-const ACCESS_RULE = /^(public|authenticated|none|scope:[A-Za-z0-9_.:-]+|owner:[A-Za-z][A-Za-z0-9_]*)$/;
+// `scope` alone: the resource's default scope for the method (`<resource>:read`, `<resource>:write`).
+const ACCESS_RULE = /^(public|authenticated|none|scope|scope:[A-Za-z0-9_.:-]+|owner:[A-Za-z][A-Za-z0-9_]*)$/;
 
 const DEFAULT_MAX_RANGE = 50;
 
@@ -481,7 +482,7 @@ class Checker {
   private access(raw: unknown, path: readonly (string | number)[], fields: Map<string, FieldModel>): AccessModel {
     const check = (rule: unknown, p: readonly (string | number)[]): AccessRule => {
       if (typeof rule !== 'string' || !ACCESS_RULE.test(rule)) {
-        this.fail(p, 'expected public, authenticated, none, scope:<name> or owner:<field>');
+        this.fail(p, 'expected public, authenticated, none, scope, scope:<name> or owner:<field>');
         return 'authenticated';
       }
       if (rule.startsWith('owner:')) {
@@ -546,7 +547,7 @@ class Checker {
     }
     let access: AccessRule = 'authenticated';
     if (spec.access !== undefined) {
-      if (typeof spec.access !== 'string' || !ACCESS_RULE.test(spec.access) || spec.access.startsWith('owner:')) {
+      if (typeof spec.access !== 'string' || !ACCESS_RULE.test(spec.access) || spec.access.startsWith('owner:') || spec.access === 'scope') {
         this.fail([...path, 'access'], 'expected public, authenticated, none or scope:<name>');
       } else access = spec.access;
     }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
-import { evaluateRule, type Operation } from '../auth/rules.js';
+import { evaluateRule, rowMeets, type Operation } from '../auth/rules.js';
 import { CarteError, errors, type FieldError } from '../errors.js';
 import { encodeCursor } from '../query/cursor.js';
 import { parseListQuery } from '../query/parse.js';
@@ -105,6 +105,22 @@ export class ResourceService {
     const decision = evaluateRule(resource.access[operation], ctx.principal, resource.name, resource, operation);
     if (!decision.allowed) throw decision.error;
     return decision;
+  }
+
+  /**
+   * Whether the caller may perform an operation — on a given row when there is one (owner
+   * rules). For the places that hold rows rather than run queries: events, webhooks, links.
+   * Never throws.
+   */
+  can(ctx: CallContext, resourceName: string, operation: Operation, row?: Readonly<Record<string, unknown>>): boolean {
+    const resource = this.api.resources.get(resourceName);
+    if (!resource) return false;
+    const decision = evaluateRule(resource.access[operation], ctx.principal, resource.name, resource, operation);
+    if (!decision.allowed) return false;
+    if (row === undefined) return true;
+    // Changing a row also needs reading it (SPEC §8: what you cannot see does not exist).
+    if (operation !== 'read' && !this.can(ctx, resourceName, 'read', row)) return false;
+    return rowMeets(decision.condition, row);
   }
 
   /** Rows the caller may read: the read rule as a condition, or an error. */
@@ -233,7 +249,9 @@ export class ResourceService {
     const query = this.parseQuery(resource, input, true);
     const access = this.readCondition(ctx, resource);
     const list = await this.runList(ctx, resource, query, and(queryCondition(query), access), 'search');
-    return { ...list, query: describeQuery(input.filters ?? []), suggestions: await this.suggestions(resource, query, list.items.length === 0) };
+    // The dictionary spans every row: under an owner rule it would leak the words of others' rows.
+    const suggestions = access.kind === 'true' ? await this.suggestions(resource, query, list.items.length === 0) : [];
+    return { ...list, query: describeQuery(input.filters ?? []), suggestions };
   }
 
   /** SPEC §4.6: up to 5 indexed words completing or close to the patterns' words, most frequent first. */
@@ -369,14 +387,21 @@ export class ResourceService {
     }
   }
 
-  private async checkReferences(tx: StoreReader, resource: ResourceModel, values: Row, prefix = ''): Promise<void> {
+  /** A reference must point to an item the caller may read: another principal's row does not exist for it (SPEC §8). */
+  private async checkReferences(tx: WriteTx, resource: ResourceModel, values: Row, prefix = ''): Promise<void> {
     const problems: FieldError[] = [];
     for (const field of resource.fieldList) {
       const ref = field.reference;
       const value = values[field.name];
       if (!ref || value === null || value === undefined) continue;
       const target = this.resource(ref.resource);
-      if (!(await tx.get(target.name, value as Key))) {
+      const read = evaluateRule(target.access.read, tx.ctx.principal, target.name, target, 'read');
+      const condition = read.allowed ? read.condition : ({ kind: 'true' } as Condition);
+      const exists =
+        condition.kind === 'true'
+          ? (await tx.get(target.name, value as Key)) !== undefined
+          : (await tx.count(target.name, and({ kind: 'in', column: keyColumn(target), values: [value as Key] }, condition))) > 0;
+      if (!exists) {
         problems.push({ field: join(prefix, field.name), error: 'reference', error_description: `There is no ${target.singular} with the id '${String(value)}'` });
       }
     }
@@ -463,7 +488,7 @@ export class ResourceService {
       return { row: await this.insertChecked(tx, resource, values, id, prefix), created: true };
     }
     const decision = this.access(ctx, resource, 'update');
-    if (!(await this.visible(tx, resource, current, decision.condition))) throw errors.notFound(resource.singular, id);
+    if (!(await this.visible(tx, resource, current, decision.condition))) throw notOwned(resource, decision.owner, 'change');
     this.checkIfMatch(resource, current, ifMatch);
     const values = this.prepareCreate(resource, object, scope, decision.owner, prefix);
     return { row: await this.updateChecked(tx, resource, current, values, prefix), created: false };
@@ -500,7 +525,7 @@ export class ResourceService {
       const current = await tx.get(resource.name, id);
       if (!current || !(await this.canSee(ctx, tx, resource, current, scope.condition))) throw errors.notFound(resource.singular, rawId);
       const decision = this.access(ctx, resource, 'update');
-      if (!(await this.visible(tx, resource, current, decision.condition))) throw errors.notFound(resource.singular, rawId);
+      if (!(await this.visible(tx, resource, current, decision.condition))) throw notOwned(resource, decision.owner, 'change');
       this.checkIfMatch(resource, current, options.ifMatch);
       if ('id' in object && String(object.id) !== String(id)) {
         throw errors.invalidItem(resource.singular, [{ field: 'id', error: 'mismatch', error_description: 'The id of an item cannot be changed' }]);
@@ -527,7 +552,7 @@ export class ResourceService {
       const current = await tx.get(resource.name, id);
       if (!current || !(await this.canSee(ctx, tx, resource, current, scope.condition))) throw errors.notFound(resource.singular, rawId);
       const decision = this.access(ctx, resource, 'delete');
-      if (!(await this.visible(tx, resource, current, decision.condition))) throw errors.notFound(resource.singular, rawId);
+      if (!(await this.visible(tx, resource, current, decision.condition))) throw notOwned(resource, decision.owner, 'delete');
       this.checkIfMatch(resource, current, options.ifMatch);
       await this.deleteChecked(tx, resource, current);
       return current;
@@ -687,6 +712,14 @@ export class ResourceService {
     }
     return output;
   }
+}
+
+/**
+ * The caller may read the item (so its existence is no secret) but the write rule's owner
+ * condition excludes it: 403, not 404.
+ */
+function notOwned(resource: ResourceModel, owner: { readonly field: string } | null, verb: 'change' | 'delete'): CarteError {
+  return new CarteError('not_allowed', owner ? `You can only ${verb} ${resource.name} whose ${owner.field} is you` : `You may not ${verb} this ${resource.singular}`);
 }
 
 function join(prefix: string, field: string): string {

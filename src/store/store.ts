@@ -5,6 +5,7 @@
  */
 import type { CountMode, LeafType, Scalar } from '../query/types.js';
 import type { ApiModel } from '../schema/types.js';
+import type { AuthStore } from './auth-store.js';
 
 /** A stored item, decoded: field name → JSON value, with its key under `id`. */
 export type Row = Record<string, unknown>;
@@ -142,6 +143,8 @@ export interface Store extends StoreReader {
   applyMigration(plan: MigrationPlan, options?: { allowDestructive?: boolean }): Promise<void>;
   /** Binds the store to the model (after migrating); reads and writes use it. */
   attach(model: ApiModel): void;
+  /** Clients, API keys, tokens and signing keys (SPEC §8); kept apart from the resources. */
+  readonly auth: AuthStore;
   /** Runs `fn` in one transaction: all of it commits, durably, or none of it does. */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
   /** The database answers (for /ready). */

@@ -97,7 +97,8 @@ export function errorBody(error: CarteError, baseUrl: string): Record<string, un
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: CarteError, baseUrl: string): FastifyReply {
   for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
-  const body = errorBody(error, baseUrl);
+  // error_uri points at the developer portal, on its own host when config.hosts names one (SPEC §8).
+  const body = errorBody(error, request.faces?.developer ?? baseUrl);
   // RFC 9457 when the client prefers it over plain JSON.
   const preferred = negotiate(request.headers.accept, ['application/json', 'application/problem+json']);
   if (preferred === 'application/problem+json') {

@@ -252,7 +252,7 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
   path(prefix, {
     GET: {
       info: { kind: 'discovery', resource: null, parent: null, action: null, operationId: 'discover' },
-      handler: async (request, reply) => sendValue(request, reply, 200, discovery(service, baseUrlOf(request, options.publicUrl))),
+      handler: async (request, reply) => sendValue(request, reply, 200, discovery(service, baseUrlOf(request, options.publicUrl), request.faces?.developer)),
     },
   });
 
@@ -281,7 +281,7 @@ function methodHint(method: string, url: string): string | undefined {
 }
 
 /** `GET /v1`: every collection and operation with links (seed 003: discoverability). */
-function discovery(service: ResourceService, base: string) {
+function discovery(service: ResourceService, base: string, docsBase = base) {
   const api = service.api;
   const prefix = service.prefix;
   const types = ['application/json'];
@@ -315,7 +315,7 @@ function discovery(service: ResourceService, base: string) {
         { rel: r.name, href: `${base}${prefix}/${r.name}`, action: 'POST', types: ['application/json', 'application/x-www-form-urlencoded'] },
       ]),
       ...[...api.actions.values()].map((a) => ({ rel: a.rpcName, href: `${base}${prefix}/${a.path}`, action: 'POST', types })),
-      { rel: 'docs', href: `${base}/docs`, action: 'GET', types: ['text/html'] },
+      { rel: 'docs', href: `${docsBase}/docs`, action: 'GET', types: ['text/html'] },
     ],
   };
 }

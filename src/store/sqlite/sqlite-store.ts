@@ -25,6 +25,8 @@ import {
   type Suggestion,
   type WordHit,
 } from '../store.js';
+import type { AuthStore } from '../auth-store.js';
+import { SqliteAuthStore } from './sqlite-auth-store.js';
 import { compileCondition, compileRead, quote, tableName } from './sqlite-compiler.js';
 import { planSqliteMigration } from './sqlite-migrate.js';
 import { SqliteSearchIndex, wordsOf } from './sqlite-search.js';
@@ -321,6 +323,7 @@ export class SqliteStore implements Store {
   private readonly rollback: Database.Statement;
   private closed = false;
   readonly file: string;
+  readonly auth: AuthStore;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.file === ':memory:';
@@ -341,6 +344,12 @@ export class SqliteStore implements Store {
     this.begin = this.writer.prepare('BEGIN IMMEDIATE');
     this.commit = this.writer.prepare('COMMIT');
     this.rollback = this.writer.prepare('ROLLBACK');
+    this.auth = new SqliteAuthStore(this.writer, this.reader, (fn) =>
+      this.queue.run(async () => {
+        if (this.closed) throw new Error('the store is closed');
+        return fn();
+      }),
+    );
   }
 
   async planMigration(model: ApiModel): Promise<MigrationPlan> {

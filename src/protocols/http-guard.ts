@@ -1,0 +1,154 @@
+/**
+ * What every HTTP request goes through before its route, whatever the front end (REST,
+ * JSON-RPC, GraphQL, WebSocket upgrades, SSE): HSTS on TLS, the one authentication
+ * (`request.principal`), and the rate limits with their draft-ietf-httpapi-ratelimit-headers
+ * fields (SPEC §8). Refusals go out in the error structure of SPEC §4.13.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Auth } from '../auth/auth.js';
+import type { Credentials } from '../auth/authenticate.js';
+import { ANONYMOUS } from '../auth/principal.js';
+import type { RateState } from '../auth/rate-limit.js';
+import type { CarteConfig } from '../config/config.js';
+import { CarteError, errors, toCarteError } from '../errors.js';
+import { baseUrlOf, pathOf, sendError } from './rest/reply.js';
+
+/** The base URL of each face of the server (SPEC §8 "Domains"), for links that cross faces. */
+export interface FaceUrls {
+  /** `/v1` */
+  readonly api: string;
+  /** `/oauth`, `/.well-known` */
+  readonly oauth: string;
+  /** `/docs` */
+  readonly developer: string;
+}
+export type Face = keyof FaceUrls;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Base URLs of the API, OAuth and developer faces for this request (`config.hosts`, else the host called). */
+    faces: FaceUrls;
+  }
+}
+
+export interface GuardOptions {
+  readonly auth: Auth;
+  readonly config: CarteConfig;
+  /** The resource a route serves (`/v1/clients/:parentId/orders` → `orders`), for per-resource quotas. */
+  readonly resourceOfRoute: (routeUrl: string | undefined) => string | null;
+}
+
+/** Probes and metrics answer whoever asks, without credentials or quotas. */
+const OPEN = new Set(['/health', '/ready', '/metrics']);
+/** Endpoints where the client authenticates itself (HTTP Basic or form), not with a bearer token. */
+const CLIENT_AUTH = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke']);
+
+/** Which face a path belongs to; null for the probes every host answers. */
+export function faceOf(path: string): Face | null {
+  if (OPEN.has(path)) return null;
+  if (path === '/oauth' || path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return 'oauth';
+  if (path === '/docs' || path.startsWith('/docs/')) return 'developer';
+  return 'api';
+}
+
+/** Each face's base URL: its configured host (with the request's scheme, or the public URL's), else the request's own base. */
+export function facesOf(request: FastifyRequest, config: Pick<CarteConfig, 'hosts' | 'publicUrl'>): FaceUrls {
+  const own = config.publicUrl ?? `${request.protocol}://${request.host}`;
+  const scheme = config.publicUrl ? new URL(config.publicUrl).protocol.slice(0, -1) : request.protocol;
+  const url = (face: Face) => (config.hosts?.[face] ? `${scheme}://${config.hosts[face]}` : own);
+  return { api: url('api'), oauth: url('oauth'), developer: url('developer') };
+}
+
+/** A configured host with a port must match the Host header exactly; without one, the host name. */
+function onHost(request: FastifyRequest, configured: string): boolean {
+  const want = configured.toLowerCase();
+  return want.includes(':') ? request.host.toLowerCase() === want : request.hostname.toLowerCase() === want;
+}
+
+/** A URL fit for logs: the value of `access_token` (RFC 6750 §2.3 warns that URLs get logged) is masked. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
+}
+
+/** `"name";q=100;w=60` (draft-ietf-httpapi-ratelimit-headers §5, a Structured Field list). */
+export function rateLimitPolicyField(state: RateState): string {
+  return `"${state.policy.name}";q=${state.policy.quota};w=${state.policy.window}`;
+}
+
+/** `"name";r=42;t=17` (draft-ietf-httpapi-ratelimit-headers §4). */
+export function rateLimitField(state: RateState): string {
+  return `"${state.policy.name}";r=${state.remaining};t=${state.reset}`;
+}
+
+function rateHeaders(state: RateState): Record<string, string> {
+  return { 'RateLimit-Policy': rateLimitPolicyField(state), RateLimit: rateLimitField(state) };
+}
+
+function tooMany(state: RateState, what: string): CarteError {
+  return errors.tooManyRequests(`Too many ${what}: ${state.policy.quota} per ${state.policy.window} s; try again in ${state.reset} s`, {
+    'Retry-After': String(state.reset),
+    ...rateHeaders(state),
+  });
+}
+
+/** The credentials a request carries, and whether its kind may put the token in the query (RFC 6750 §2.3). */
+export function credentialsOf(request: FastifyRequest): Credentials {
+  const query = request.query as Record<string, string | string[] | undefined> | undefined;
+  const accessToken = query && typeof query === 'object' ? query.access_token : undefined;
+  const upgrade = String(request.headers.upgrade ?? '').toLowerCase() === 'websocket';
+  const eventStream = String(request.headers.accept ?? '').includes('text/event-stream');
+  const jsonp = pathOf(request).endsWith('.jsonp');
+  return {
+    authorization: request.headers.authorization,
+    ...(accessToken !== undefined ? { accessToken } : {}),
+    queryAllowed: upgrade || eventStream || jsonp,
+  };
+}
+
+export function installHttpGuard(app: FastifyInstance, options: GuardOptions): void {
+  const { auth, config } = options;
+  const limits = auth.limits;
+  const refuse = (request: FastifyRequest, reply: FastifyReply, error: CarteError) => sendError(request, reply, error, baseUrlOf(request, config.publicUrl));
+
+  app.decorateRequest('faces', null as unknown as FaceUrls);
+  app.addHook('onRequest', async (request, reply) => {
+    request.principal = ANONYMOUS;
+    request.faces = facesOf(request, config);
+    // RFC 6797: only over a secure connection (Carte's own TLS, or a trusted proxy's).
+    if (config.hsts && request.protocol === 'https') reply.header('Strict-Transport-Security', config.hsts);
+    const path = pathOf(request);
+    // SPEC §8 "Domains": with config.hosts, each face answers only on its own host.
+    const face = faceOf(path);
+    const host = face ? config.hosts?.[face] : undefined;
+    if (face && host && !onHost(request, host)) {
+      const name = { api: 'The API', oauth: 'The OAuth2 server', developer: 'The developer portal' }[face];
+      return refuse(request, reply, new CarteError('not_found', `There is nothing at ${request.method} ${path} on this host; ${name} is at ${request.faces[face]}`));
+    }
+    if (OPEN.has(path)) return;
+    const ip = request.ip;
+    const credentials = credentialsOf(request);
+    const clientAuth = CLIENT_AUTH.has(path);
+    const presents = clientAuth || credentials.authorization !== undefined || credentials.accessToken !== undefined;
+    if (presents) {
+      // Too many failed authentications from this address: stop checking secrets for it.
+      const blocked = limits.failuresExhausted(ip);
+      if (blocked) return refuse(request, reply, tooMany(blocked, 'failed authentications from this address'));
+    }
+    if (!clientAuth && !path.startsWith('/oauth/') && !path.startsWith('/.well-known/')) {
+      try {
+        request.principal = await auth.authenticator.authenticate(credentials);
+      } catch (e) {
+        const error = toCarteError(e);
+        if (error.code === 'invalid_token') limits.recordFailure(ip);
+        if (error.status >= 500) request.log.error({ err: e, requestId: request.id }, 'authentication failed');
+        return refuse(request, reply, error);
+      }
+    }
+    const state = limits.request(request.principal, ip, options.resourceOfRoute(request.routeOptions.url));
+    if (state) {
+      for (const [name, value] of Object.entries(rateHeaders(state))) reply.header(name, value);
+      if (!state.allowed) return refuse(request, reply, tooMany(state, 'requests'));
+    }
+    return undefined;
+  });
+}
