@@ -55,7 +55,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     typeof options.schema === 'string' ? await loadSchemaFile(options.schema) : loadSchemaObject((options.schema ?? demoSchema) as ApiSpec);
   const model = loaded.model;
   const config = resolveConfig(model.config, options.config ?? {});
-  const store = await openStore(config.db, { durability: config.durability, estimateThreshold: config.estimateThreshold });
+  const store = await openStore(config.db, { durability: config.durability, estimateThreshold: config.estimateThreshold, poolSize: config.dbPoolSize });
   let migrated: MigrationStep[] = [];
   try {
     const plan = await store.planMigration(model);

@@ -42,6 +42,8 @@ export interface CarteConfig {
   readonly limits: Limits;
   /** Matches counted exactly before `Prefer: count=estimated` extrapolates. */
   readonly estimateThreshold: number;
+  /** PostgreSQL: connections in the pool (reads run in parallel on them; writes use one at a time). */
+  readonly dbPoolSize: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -66,6 +68,7 @@ export const DEFAULT_CONFIG: CarteConfig = {
   durability: 'full',
   limits: DEFAULT_LIMITS,
   estimateThreshold: 1000,
+  dbPoolSize: 10,
 };
 
 export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits'>> & { limits?: Partial<Limits> };
@@ -74,7 +77,7 @@ function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
   if (spec.limits && typeof spec.limits === 'object') out.limits = spec.limits as Partial<Limits>;
-  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold'] as const) {
+  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'dbPoolSize'] as const) {
     if (spec[key] !== undefined) (out as Record<string, unknown>)[key] = spec[key];
   }
   return out;
@@ -90,6 +93,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.CARTE_LOG_LEVEL) out.logLevel = env.CARTE_LOG_LEVEL;
   if (env.CARTE_PUBLIC_URL) out.publicUrl = env.CARTE_PUBLIC_URL;
   if (env.CARTE_DURABILITY) out.durability = env.CARTE_DURABILITY;
+  if (env.CARTE_DB_POOL_SIZE) out.dbPoolSize = Number(env.CARTE_DB_POOL_SIZE);
   for (const key of Object.keys(DEFAULT_LIMITS)) {
     const name = `CARTE_LIMITS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
     if (env[name]) limits[key] = Number(env[name]);
@@ -109,6 +113,7 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0–65535 (got ${config.port})`);
   for (const [k, v] of Object.entries(config.limits)) if (!Number.isInteger(v) || v < 1) problems.push(`limits.${k} must be a positive integer (got ${String(v)})`);
   if (!['full', 'normal', 'off'].includes(config.durability)) problems.push('durability must be full, normal or off');
+  if (!Number.isInteger(config.dbPoolSize) || config.dbPoolSize < 2) problems.push(`dbPoolSize must be an integer of at least 2 (got ${String(config.dbPoolSize)})`);
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
 }
