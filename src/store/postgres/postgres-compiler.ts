@@ -88,14 +88,24 @@ export function likePattern(pattern: string): string {
   return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
 }
 
+const NUMERIC_TEXT = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
 /**
  * A value made comparable with a column, or `null` when its type can never equal the
  * column's: SQLite compares such values by type class (numbers before text), and hostile
  * cursors or JSON front ends may send them, so they must not become a database error.
  */
-function comparable(column: ColumnRef, value: Scalar): { value: Scalar; cast: string } | null {
+function comparable(column: ColumnRef, given: Scalar): { value: Scalar; cast: string } | null {
   const domain = domainOf(column.leafType);
-  const topInteger = column.leafType === 'integer' && column.path.length === 0;
+  const top = column.path.length === 0;
+  const topInteger = column.leafType === 'integer' && top;
+  let value = given;
+  if (top) {
+    // SQLite's column affinity: a numeric column reads numeric-looking text as a number, a
+    // text column reads numbers as text. (Values inside JSON have no affinity.)
+    if (domain !== 'string' && typeof value === 'string' && NUMERIC_TEXT.test(value)) value = Number(value);
+    else if (domain === 'string' && typeof value !== 'string') value = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+  }
   if (domain === 'number') {
     const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
     if (typeof n !== 'number') return null;

@@ -168,8 +168,13 @@ export class SqliteSearchIndex {
     for (const t of [this.names.patterns, this.names.words]) db.prepare(`DELETE FROM ${quote(t)}`).run();
     db.prepare(`INSERT INTO ${quote(this.names.termgrams)} (${quote(this.names.termgrams)}) VALUES ('delete-all')`).run();
     db.prepare(`DELETE FROM ${quote(this.names.terms)}`).run();
-    for (const row of db.prepare(`SELECT rowid AS "_rowid", ${cols} FROM ${table}`).iterate() as Iterable<Record<string, unknown>>) {
-      this.insert(row._rowid as number, row);
+    // In batches, not through an open iterator: the connection cannot write while one is open.
+    const batch = db.prepare(`SELECT rowid AS "_rowid", ${cols} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT 1000`);
+    for (let last = 0; ; ) {
+      const rows = batch.all(last) as Record<string, unknown>[];
+      for (const row of rows) this.insert(row._rowid as number, row);
+      if (rows.length < 1000) break;
+      last = (rows[rows.length - 1] as Record<string, unknown>)._rowid as number;
     }
   }
 }
