@@ -54,6 +54,24 @@ if (!testPgUrl()) {
   };
 
   describe('PostgreSQL server', () => {
+    test('values PostgreSQL cannot hold are a 400 naming the field, never a 500', async () => {
+      const database = newPgDatabase();
+      const server = await createServer({ schema: v2, config: { db: database.url, port: 0, logLevel: 'silent' } });
+      try {
+        const url = await server.listen();
+        const res = await fetch(`${url}/v1/customers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ann\u0000', phone: '1' }) });
+        assert.equal(res.status, 400);
+        assert.deepEqual(((await res.json()) as { errors: unknown }).errors, [{ field: 'name', error: 'value', error_description: "'name' cannot hold the NUL character (U+0000)" }]);
+        const found = await fetch(`${url}/v1/customers?name=Ann%00&phone[gt]=%00`);
+        assert.equal(found.status, 200);
+        assert.equal(found.headers.get('content-range'), '*/0');
+        assert.equal((await fetch(`${url}/v1/customers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bob' }) })).status, 201, 'the connection is still good');
+      } finally {
+        await server.close();
+        await database.drop();
+      }
+    });
+
     test('carte migrate on a postgres:// URL: prints the plan, refuses destructive steps unless allowed', async () => {
       const database = newPgDatabase();
       try {

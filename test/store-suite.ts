@@ -220,6 +220,15 @@ export function runStoreSuite(options: StoreSuiteOptions): void {
         assert.deepEqual(await which({ kind: 'compare', column: active, op: '=', value: 1 }), [1, 3, 5, 7, 9, 10], 'booleans are 0/1');
       });
 
+      test('text holding a NUL character equals nothing stored, orders by its bytes, and never raises', async () => {
+        assert.deepEqual(await which({ kind: 'in', column: name, values: ['Bistrot\u0000'] }), []);
+        assert.deepEqual(await which({ kind: 'in', column: name, values: ['Bistrot\u0000', 'Bistrot'] }), [8]);
+        assert.deepEqual(await which({ kind: 'compare', column: name, op: '=', value: 'Bistrot\u0000x' }), []);
+        assert.deepEqual(await which({ kind: 'compare', column: name, op: '>', value: 'Wok\u0000' }), [6, 9]);
+        assert.deepEqual(await which({ kind: 'compare', column: name, op: '<', value: 'Wok\u0000' }), [1, 2, 3, 4, 5, 8, 10]);
+        assert.equal(await store.get('tokens', 'abc\u0000'), undefined);
+      });
+
       test('in: one value, several values, on the key and on text', async () => {
         assert.deepEqual(await which({ kind: 'in', column: ID, values: [3] }), [3]);
         assert.deepEqual(await which({ kind: 'in', column: ID, values: [9, 2, 5, 999] }), [2, 5, 9]);

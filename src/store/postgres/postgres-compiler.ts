@@ -134,8 +134,21 @@ function crossTypeCompare(column: ColumnRef, op: CompareOp, value: Scalar, alias
   return holds ? `${columnExpr(column, alias)} IS NOT NULL` : 'FALSE';
 }
 
+/** PostgreSQL text cannot hold U+0000, so no stored value contains one. */
+function hasNul(value: unknown): value is string {
+  return typeof value === 'string' && value.includes('\u0000');
+}
+
 function compare(column: ColumnRef, op: CompareOp, value: Scalar, params: unknown[], alias: string): string {
   const typed = comparable(column, value);
+  if (typed && hasNul(typed.value)) {
+    // Compared with what precedes the NUL: nothing stored equals the value, and a stored
+    // value sorts after it exactly when it sorts after that prefix.
+    if (op === '=') return 'FALSE';
+    if (op === '<>') return `${columnExpr(column, alias)} IS NOT NULL`;
+    const prefix = typed.value.slice(0, typed.value.indexOf('\u0000'));
+    return `${columnExpr(column, alias)} ${op === '>' || op === '>=' ? '>' : '<='} ${bind(params, prefix)}`;
+  }
   if (typed) return `${columnExpr(column, alias)} ${op} ${bind(params, typed.value, typed.cast)}`;
   // A boolean column against a number other than 0/1: SQLite holds booleans as 0/1.
   if (domainOf(column.leafType) === 'boolean' && typeof value === 'number') return `${columnExpr(column, alias)}::int ${op} ${bind(params, value, 'float8')}`;
@@ -172,7 +185,7 @@ export function compileCondition(condition: Condition, params: unknown[], patter
     case 'compare':
       return compare(condition.column, condition.op, condition.value, params, alias);
     case 'in': {
-      const values = condition.values.map((v) => comparable(condition.column, v)).filter((v) => v !== null);
+      const values = condition.values.map((v) => comparable(condition.column, v)).filter((v): v is { value: Scalar; cast: string } => v !== null && !hasNul(v.value));
       if (values.length === 0) return 'FALSE';
       if (values.length === 1) {
         const only = values[0] as { value: Scalar; cast: string };
@@ -182,14 +195,19 @@ export function compileCondition(condition: Condition, params: unknown[], patter
       const exact = values.every((v) => v.cast === '');
       return `${columnExpr(condition.column, alias)} = ANY(${bind(params, values.map((v) => v.value), exact ? arrayType(condition.column) : 'float8[]')})`;
     }
-    case 'contains':
-      return `EXISTS (SELECT 1 FROM json_array_elements_text(${columnExpr(condition.column, alias)}) AS e(v) WHERE e.v = ANY(${bind(params, condition.values.map(elementText), 'text[]')}))`;
+    case 'contains': {
+      const values = condition.values.map(elementText).filter((v) => !hasNul(v));
+      if (values.length === 0) return 'FALSE';
+      return `EXISTS (SELECT 1 FROM json_array_elements_text(${columnExpr(condition.column, alias)}) AS e(v) WHERE e.v = ANY(${bind(params, values, 'text[]')}))`;
+    }
     case 'isNull':
       return `${columnExpr(condition.column, alias)} IS NULL`;
     case 'like':
+      if (hasNul(condition.pattern)) return 'FALSE';
       // ILIKE under COLLATE "C" folds ASCII letters only, exactly as SQLite's LIKE.
       return `${columnExpr(condition.column, alias)} ILIKE ${bind(params, likePattern(condition.pattern))} ESCAPE '\\'`;
     case 'pattern':
+      if (hasNul(condition.pattern)) return 'FALSE';
       return patternSql(condition.field, condition.pattern, params, alias);
   }
 }

@@ -18,6 +18,7 @@ import { wordsOf } from '../../query/text.js';
 import {
   DestructiveMigrationError,
   StoreConflictError,
+  StoreValueError,
   type Condition,
   type Key,
   type MigrationPlan,
@@ -46,7 +47,7 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
 }
 
-type Kind = 'plain' | 'json';
+type Kind = 'plain' | 'integer' | 'json';
 
 interface ResourceCodec {
   readonly resource: ResourceModel;
@@ -58,8 +59,12 @@ interface ResourceCodec {
 }
 
 function kindOf(field: FieldModel): Kind {
+  if (field.type === 'integer') return 'integer';
   return field.type === 'array' || field.type === 'object' || field.type === 'blob' ? 'json' : 'plain';
 }
+
+/** The range of `bigint`. */
+const INT64 = 2 ** 63;
 
 /** A promise queue: this process's write transactions run one after another. */
 class WriteQueue {
@@ -118,17 +123,19 @@ class PostgresSession implements StoreWriter {
     return row;
   }
 
-  private encode(kind: Kind, value: unknown): unknown {
+  private encode(field: string, kind: Kind, value: unknown): unknown {
     if (value === undefined || value === null) return null;
-    // JSON goes as its text: `pg` would turn a JS array into a PostgreSQL array.
+    // JSON goes as its text (where U+0000 is an escape, which `json` keeps): `pg` would turn a JS array into a PostgreSQL array.
     if (kind === 'json') return JSON.stringify(value);
+    if (typeof value === 'string' && value.includes('\u0000')) throw new StoreValueError(field, 'cannot hold the NUL character (U+0000)');
+    if (kind === 'integer' && typeof value === 'number' && !(Math.abs(value) < INT64)) throw new StoreValueError(field, 'must be a 64-bit integer');
     return value;
   }
 
   /** The key as a parameter, or null when it cannot be a key of this resource (nothing has it). */
   private key(codec: ResourceCodec, id: Key): Key | null {
     if (codec.integerKey) return Number.isSafeInteger(id) ? id : null;
-    return typeof id === 'string' ? id : null;
+    return typeof id === 'string' && !id.includes('\u0000') ? id : null;
   }
 
   private patternSql(codec: ResourceCodec): PatternSql {
@@ -224,7 +231,7 @@ class PostgresSession implements StoreWriter {
     for (const [name, , kind] of codec.columns) {
       if (!(name in values)) continue;
       names.push(quote(name));
-      params.push(this.encode(kind, values[name]));
+      params.push(this.encode(name, kind, values[name]));
     }
     const sql = names.length
       ? `INSERT INTO ${quote(codec.table)} (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`
@@ -251,7 +258,7 @@ class PostgresSession implements StoreWriter {
     const params: unknown[] = [];
     for (const [name, , kind] of codec.columns) {
       if (!(name in values)) continue;
-      sets.push(`${quote(name)} = ${bind(params, this.encode(kind, values[name]))}`);
+      sets.push(`${quote(name)} = ${bind(params, this.encode(name, kind, values[name]))}`);
     }
     if (sets.length === 0) return this.get(resource, id);
     const reindex = codec.search.enabled && codec.search.touches(values);
