@@ -110,13 +110,14 @@ export class PostgresSearchIndex {
     return writeEntry(query, this.shape, id, row);
   }
 
+  /** Removes one item's entry and its words' counts, in one statement. */
   async remove(query: Query, id: unknown, row: Record<string, unknown>): Promise<void> {
     if (!this.enabled) return;
-    await query(`DELETE FROM ${quote(this.shape.patterns)} WHERE "id" = $1`, [id]);
-    const terms = termsOf(this.shape.fields, row);
-    if (terms.length > 0) {
-      await query(`UPDATE ${quote(this.shape.terms)} SET "docs" = greatest(0, "docs" - 1) WHERE "term" = ANY($1::text[])`, [terms]);
-    }
+    await query(
+      `WITH "gone" AS (DELETE FROM ${quote(this.shape.patterns)} WHERE "id" = $1) ` +
+        `UPDATE ${quote(this.shape.terms)} SET "docs" = greatest(0, "docs" - 1) WHERE "term" = ANY($2::text[])`,
+      [id, termsOf(this.shape.fields, row)],
+    );
   }
 
   /**
@@ -164,21 +165,20 @@ function termsOf(fields: readonly string[], row: Record<string, unknown>): strin
   return [...out];
 }
 
-/** Writes one item's entry: folded values, word vector, and one more item for each of its words. */
+/** Writes one item's entry — folded values, word vector, one more item for each of its words — in one statement. */
 async function writeEntry(query: Query, shape: SearchShape, id: unknown, row: Record<string, unknown>): Promise<void> {
   if (shape.fields.length === 0) return;
   const folded = shape.fields.map((f) => (typeof row[f] === 'string' ? foldText(row[f] as string) : null));
   const words = shape.fields.flatMap((f) => (typeof row[f] === 'string' ? wordsOf(row[f] as string) : []));
-  const cols = [...shape.fields, WORDS_COLUMN].map(quote).join(', ');
-  const marks = folded.map((_, i) => `$${i + 2}`).join(', ');
-  await query(`INSERT INTO ${quote(shape.patterns)} ("id", ${cols}) VALUES ($1, ${marks}, $${folded.length + 2}::tsvector)`, [id, ...folded, wordVector(words)]);
-  const terms = termsOf(shape.fields, row);
-  if (terms.length > 0) {
-    await query(
-      `INSERT INTO ${quote(shape.terms)} AS t ("term", "docs") SELECT unnest($1::text[]), 1 ON CONFLICT ("term") DO UPDATE SET "docs" = t."docs" + 1`,
-      [terms],
-    );
-  }
+  const params: unknown[] = [];
+  const values = [bind(params, id), ...folded.map((v) => bind(params, v)), bind(params, wordVector(words), 'tsvector')];
+  const cols = ['id', ...shape.fields, WORDS_COLUMN].map(quote).join(', ');
+  await query(
+    `WITH "entry" AS (INSERT INTO ${quote(shape.patterns)} (${cols}) VALUES (${values.join(', ')})) ` +
+      `INSERT INTO ${quote(shape.terms)} AS t ("term", "docs") SELECT unnest(${bind(params, termsOf(shape.fields, row), 'text[]')}), 1 ` +
+      'ON CONFLICT ("term") DO UPDATE SET "docs" = t."docs" + 1',
+    params,
+  );
 }
 
 /** Refills a resource's index from its rows, in key order and in batches (after the index is created or changed). */
