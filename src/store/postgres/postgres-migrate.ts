@@ -92,7 +92,7 @@ export async function readDatabaseShape(query: Query): Promise<DatabaseShape> {
   for (const r of await query(
     `SELECT c.relname AS "table", a.attname AS "column", format_type(a.atttypid, NULL) AS "type"
        FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+      WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', 'p')
       ORDER BY c.relname, a.attnum`,
   )) {
     const columns = tables.get(r.table as string) ?? new Map<string, string>();
