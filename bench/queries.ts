@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     const lines = [
       `# Query plans on ${ROWS.toLocaleString('en')} restaurants`,
       '',
-      `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}) · Node ${process.version} · ${postgres ? 'PostgreSQL (local, pool of 10)' : 'SQLite file, WAL'} · load ${loadSeconds.toFixed(0)} s · RSS after load ${(rss / 1024 / 1024).toFixed(0)} MB`,
+      `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}) · Node ${process.version} · ${postgres ? 'PostgreSQL (local, pool of 10)' : 'SQLite file, WAL'} · load ${loadSeconds.toFixed(0)} s · RSS after load ${(rss / 1024 / 1024).toFixed(0)} MB · load average ${os.loadavg()[0]?.toFixed(1)}`,
       '',
       '| query | median | p90 |',
       '| --- | ---: | ---: |',
