@@ -120,16 +120,15 @@ function comparable(column: ColumnRef, given: Scalar): { value: Scalar; cast: st
   return typeof value === 'string' ? { value, cast: '' } : null;
 }
 
-/** SQLite's order of type classes: numbers (and booleans) before text. */
-function typeRank(domain: Domain | 'value', value?: Scalar): number {
-  if (domain === 'value') return typeof value === 'string' ? 2 : 1;
-  return domain === 'string' ? 2 : 1;
+/** SQLite's order of type classes: numbers (and booleans, held as 0/1) before text. */
+function typeRank(isText: boolean): number {
+  return isText ? 2 : 1;
 }
 
 /** `column op value` when the value is of another type class: true for every non-null row, or false. */
 function crossTypeCompare(column: ColumnRef, op: CompareOp, value: Scalar, alias: string): string {
-  const columnRank = typeRank(domainOf(column.leafType));
-  const valueRank = typeRank('value', value);
+  const columnRank = typeRank(domainOf(column.leafType) === 'string');
+  const valueRank = typeRank(typeof value === 'string');
   const holds = op === '<>' || (columnRank < valueRank ? op === '<' || op === '<=' : op === '>' || op === '>=');
   return holds ? `${columnExpr(column, alias)} IS NOT NULL` : 'FALSE';
 }
