@@ -5,9 +5,12 @@
  *   (b) a range page at offset 900,000                   range=900000-900024 (90% deep)
  *   (c) the same depth by cursor                         after=<cursor>&limit=25
  *   (d) a substring search                               /search?name=*napoli*
+ *   (e) the same filter as (a) with Prefer: count=estimated
  * Usage: node --import tsx bench/queries.ts [rows]   (writes bench/results/queries.md)
+ *        CARTE_BENCH_DB=postgres://…/db node --import tsx bench/queries.ts [rows]
+ *        (a throw-away schema of that database; writes bench/results/queries-postgres.md)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +21,8 @@ import { encodeCursor } from '../src/query/cursor.js';
 import { loadSchemaObject } from '../src/schema/load.js';
 import type { ApiSpec } from '../src/schema/types.js';
 import { ResourceService } from '../src/service/resource-service.js';
-import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { openStore } from '../src/store/open.js';
+import { newPgDatabase, pgQuery, newSqliteDatabase } from '../test/store-databases.js';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const DEPTH = Math.floor(ROWS * 0.9);
@@ -46,13 +50,14 @@ async function time(label: string, runs: number, fn: () => Promise<unknown>): Pr
 }
 
 async function main(): Promise<void> {
-  // CARTE_BENCH_DB keeps the loaded database between runs (loading 1,000,000 rows takes minutes).
-  const keep = process.env.CARTE_BENCH_DB;
-  const dir = keep ? path.dirname(path.resolve(keep)) : mkdtempSync(path.join(os.tmpdir(), 'carte-bench-queries-'));
-  const file = keep ? path.resolve(keep) : path.join(dir, 'bench.db');
+  const postgres = process.env.CARTE_BENCH_DB?.startsWith('postgres') ?? false;
+  // CARTE_BENCH_DB=postgres://… measures PostgreSQL; a file path keeps a SQLite database between runs
+  // (loading 1,000,000 rows takes minutes).
+  const keep = !postgres && process.env.CARTE_BENCH_DB ? process.env.CARTE_BENCH_DB : null;
+  const database = postgres ? newPgDatabase(process.env.CARTE_BENCH_DB) : keep ? { url: keep, drop: async () => undefined } : newSqliteDatabase();
   const schema = { ...demoSchema, resources: { restaurants: demoSchema.resources.restaurants } } as unknown as ApiSpec;
   const { model } = loadSchemaObject(schema);
-  const store = new SqliteStore({ file, durability: 'normal' });
+  const store = await openStore(database.url, { durability: 'normal' });
   try {
     await store.applyMigration(await store.planMigration(model));
     store.attach(model);
@@ -61,7 +66,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const batch = 20_000;
     const existing = await store.count('restaurants', { kind: 'true' });
-    if (existing !== 0 && existing !== ROWS) throw new Error(`${file} holds ${existing} rows, not ${ROWS}`);
+    if (existing !== 0 && existing !== ROWS) throw new Error(`${database.url} holds ${existing} rows, not ${ROWS}`);
     for (let start = existing; start < ROWS; start += batch) {
       await store.transaction(async (tx) => {
         for (let i = start; i < Math.min(ROWS, start + batch); i++) {
@@ -80,6 +85,7 @@ async function main(): Promise<void> {
       });
     }
     const loadSeconds = (Date.now() - t0) / 1000;
+    if (postgres) await pgQuery(database.url, 'VACUUM ANALYZE'); // what autovacuum does shortly after a bulk load
     const service = new ResourceService(model, store);
     const ctx = { principal: ANONYMOUS, baseUrl: 'http://bench' };
     const rss = process.memoryUsage().rss;
@@ -98,28 +104,33 @@ async function main(): Promise<void> {
     results.push(await time(`(c) after=<cursor at ${DEPTH.toLocaleString('en')}>&limit=25`, 50, () => service.list(ctx, 'restaurants', { after: cursor, limit: 25 })));
     results.push(await time('(d) /search?name=*napoli*, first page with count and suggestions', 50, () =>
       service.search(ctx, 'restaurants', { filters: [{ name: 'name', op: 'eq', values: ['*napoli*'], raw: true }], range: '0-24' })));
+    results.push(await time('(e) type=chinese&sort=rating&desc with Prefer: count=estimated', 50, () =>
+      service.list(ctx, 'restaurants', { filters: [{ name: 'type', op: 'eq', values: ['chinese'], raw: true }], sort: ['rating'], desc: true, range: '0-24', count: 'estimated' })));
+    const estimated = await service.list(ctx, 'restaurants', { filters: [{ name: 'type', op: 'eq', values: ['chinese'], raw: true }], range: '0-24', count: 'estimated' });
+    const exact = await service.list(ctx, 'restaurants', { filters: [{ name: 'type', op: 'eq', values: ['chinese'], raw: true }], range: '0-24' });
     const found = await service.search(ctx, 'restaurants', { filters: [{ name: 'name', op: 'eq', values: ['*napoli*'], raw: true }], range: '0-24' });
 
     const lines = [
       `# Query plans on ${ROWS.toLocaleString('en')} restaurants`,
       '',
-      `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}) · Node ${process.version} · SQLite file, WAL · load ${loadSeconds.toFixed(0)} s · RSS after load ${(rss / 1024 / 1024).toFixed(0)} MB`,
+      `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}) · Node ${process.version} · ${postgres ? 'PostgreSQL (local, pool of 10)' : 'SQLite file, WAL'} · load ${loadSeconds.toFixed(0)} s · RSS after load ${(rss / 1024 / 1024).toFixed(0)} MB · load average ${os.loadavg()[0]?.toFixed(1)}`,
       '',
       '| query | median | p90 |',
       '| --- | ---: | ---: |',
       ...results.map((r) => `| ${r.label} | ${r.median.toFixed(2)} ms | ${r.p90.toFixed(2)} ms |`),
       '',
       `(d) matched ${found.total} restaurants; suggestions: ${found.suggestions.join(', ') || 'none'}.`,
+      `(e) estimated ${estimated.total} chinese restaurants (exactly ${exact.total}).`,
       'Targets: (a), (c), (d) under 10 ms median. (b) shows why deep pages should use the cursor.',
     ];
     const out = lines.join('\n');
     process.stdout.write(`${out}\n`);
     const resultsDir = fileURLToPath(new URL('results/', import.meta.url));
     mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(path.join(resultsDir, 'queries.md'), `${out}\n`);
+    writeFileSync(path.join(resultsDir, postgres ? 'queries-postgres.md' : 'queries.md'), `${out}\n`);
   } finally {
     await store.close();
-    if (!keep) rmSync(dir, { recursive: true, force: true });
+    await database.drop();
   }
 }
 

@@ -81,7 +81,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   const config = resolveConfig(model.config, options.config ?? {});
   // SPEC §8: with a certificate, HTTP/2 over TLS (HTTP/1.1 still answered: allowHTTP1).
   const tls = config.tls ? { cert: readPem(config.tls.cert, 'certificate'), key: readPem(config.tls.key, 'key') } : null;
-  const store = await openStore(config.db, { durability: config.durability, estimateThreshold: config.estimateThreshold });
+  const store = await openStore(config.db, { durability: config.durability, estimateThreshold: config.estimateThreshold, poolSize: config.dbPoolSize });
   let migrated: MigrationStep[] = [];
   try {
     const plan = await store.planMigration(model);

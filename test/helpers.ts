@@ -1,5 +1,6 @@
 /** Test helpers: a real Carte server listening on a free port, and a small HTTP client. */
 import { createServer, type CarteServer, type ServerOptions } from '../src/app.js';
+import { newPgDatabase, testStoreKind, type TestDatabase } from './store-databases.js';
 
 export interface Response {
   readonly status: number;
@@ -32,11 +33,22 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * A server on a throw-away database: SQLite in memory, or with `CARTE_TEST_STORE=postgres`
+ * a fresh PostgreSQL schema, dropped on close (unless the test names its own `db`).
+ */
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
-  const server = await createServer({
-    ...options,
-    config: { db: 'sqlite::memory:', port: 0, logLevel: 'silent', ...options.config },
-  });
+  const database: TestDatabase | null = options.config?.db === undefined && testStoreKind() === 'postgres' ? newPgDatabase() : null;
+  let server: CarteServer;
+  try {
+    server = await createServer({
+      ...options,
+      config: { db: database?.url ?? 'sqlite::memory:', port: 0, logLevel: 'silent', ...options.config },
+    });
+  } catch (e) {
+    await database?.drop();
+    throw e;
+  }
   const url = await server.listen();
   const mintToken: TestServer['mintToken'] = async (subject, scopes, opts = {}) => {
     const signed = await server.auth.issueToken(
@@ -77,6 +89,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     get: (path, headers) => request('GET', path, { ...(headers ? { headers } : {}) }),
     post: (path, body, headers) => request('POST', path, { body, ...(headers ? { headers } : {}) }),
     mintToken,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      await database?.drop();
+    },
   };
 }

@@ -120,6 +120,8 @@ export interface CarteConfig {
   readonly hosts?: HostsConfig;
   /** Take the client address from `X-Forwarded-For` (behind a reverse proxy). */
   readonly trustProxy: boolean;
+  /** PostgreSQL: connections in the pool (reads run in parallel on them; writes use one at a time). */
+  readonly dbPoolSize: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -171,6 +173,7 @@ export const DEFAULT_CONFIG: CarteConfig = {
   rateLimits: DEFAULT_RATE_LIMITS,
   hsts: 'max-age=31536000',
   trustProxy: false,
+  dbPoolSize: 10,
 };
 
 export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits' | 'auth' | 'rateLimits'>> & {
@@ -183,7 +186,7 @@ function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
   if (spec.limits && typeof spec.limits === 'object') out.limits = spec.limits as Partial<Limits>;
-  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'auth', 'rateLimits', 'hosts', 'hsts', 'trustProxy'] as const) {
+  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'auth', 'rateLimits', 'hosts', 'hsts', 'trustProxy', 'dbPoolSize'] as const) {
     if (spec[key] !== undefined) (out as Record<string, unknown>)[key] = spec[key];
   }
   return out;
@@ -199,6 +202,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.CARTE_LOG_LEVEL) out.logLevel = env.CARTE_LOG_LEVEL;
   if (env.CARTE_PUBLIC_URL) out.publicUrl = env.CARTE_PUBLIC_URL;
   if (env.CARTE_DURABILITY) out.durability = env.CARTE_DURABILITY;
+  if (env.CARTE_DB_POOL_SIZE) out.dbPoolSize = Number(env.CARTE_DB_POOL_SIZE);
   for (const key of Object.keys(DEFAULT_LIMITS)) {
     const name = `CARTE_LIMITS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
     if (env[name]) limits[key] = Number(env[name]);
@@ -264,6 +268,7 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
   for (const [face, host] of Object.entries(config.hosts ?? {})) {
     if (host !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) problems.push(`hosts.${face} must be a host name, with an optional port (got ${String(host)})`);
   }
+  if (!Number.isInteger(config.dbPoolSize) || config.dbPoolSize < 2) problems.push(`dbPoolSize must be an integer of at least 2 (got ${String(config.dbPoolSize)})`);
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
 }

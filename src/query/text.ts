@@ -21,3 +21,13 @@ export function editDistanceAtMost(a: string, b: string, max: number): boolean {
   }
   return (prev[b.length] as number) <= max;
 }
+
+/** The words of a text, folded: what the search indexes of every store hold and match (SPEC §4.6). */
+export function wordsOf(text: string): string[] {
+  return foldText(text).split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
+}
+
+/** The distinct three-character slices of a word: candidates for close words share one (like pg_trgm). */
+export function trigramsOf(word: string): string[] {
+  return [...new Set(Array.from({ length: Math.max(0, word.length - 2) }, (_, i) => word.slice(i, i + 3)))];
+}

@@ -14,7 +14,7 @@ import { parseFilters } from '../query/parse-filter.js';
 import { foldText } from '../query/text.js';
 import { DEFAULT_QUERY_LIMITS, type FieldSelection, type ListQuery, type QueryInput, type QueryLimits, type RawFilter, type SelectionItemInput } from '../query/types.js';
 import type { ActionModel, ApiModel, Json, JsonObject, ResourceModel } from '../schema/types.js';
-import { StoreConflictError, type Condition, type Key, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
+import { StoreConflictError, StoreValueError, type Condition, type Key, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
 import { itemHref, Presenter, versionTag } from './present.js';
 import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
@@ -383,6 +383,7 @@ export class ResourceService {
         }
         throw errors.conflict(`The ${resource.singular} refers to, or is referred to by, an item that does not allow this change`);
       }
+      if (e instanceof StoreValueError) throw errors.invalidItem(resource.singular, [{ field: e.field, error: 'value', error_description: `'${e.field}' ${e.reason}` }]);
       throw e;
     }
   }

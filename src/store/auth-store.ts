@@ -102,3 +102,56 @@ export interface AuthStore {
   /** Deletes retired keys whose tokens have all expired (retired before `before`). */
   purgeSigningKeys(before: Instant): Promise<number>;
 }
+
+// Row decoding shared by the adapters ----------------------------------------------------
+
+/** A record as both adapters store it: snake_case columns, scopes space-separated, JSON as text. */
+export type AuthRow = Record<string, unknown>;
+
+const str = (v: unknown): string => v as string;
+const opt = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+const scopes = (v: unknown): string[] => (v === '' ? [] : str(v).split(' '));
+
+export function clientRow(r: AuthRow): ClientRecord {
+  return { id: str(r.id), name: str(r.name), secretHash: str(r.secret_hash), scopes: scopes(r.scopes), subject: opt(r.subject), createdAt: str(r.created_at), revokedAt: opt(r.revoked_at) };
+}
+
+export function apiKeyRow(r: AuthRow): ApiKeyRecord {
+  return {
+    id: str(r.id),
+    name: str(r.name),
+    secretHash: str(r.secret_hash),
+    scopes: scopes(r.scopes),
+    subject: opt(r.subject),
+    createdAt: str(r.created_at),
+    expiresAt: opt(r.expires_at),
+    revokedAt: opt(r.revoked_at),
+  };
+}
+
+export function tokenRow(r: AuthRow): TokenRecord {
+  return {
+    id: str(r.id),
+    kind: r.kind === 'refresh' ? 'refresh' : 'access',
+    clientId: str(r.client_id),
+    subject: str(r.subject),
+    scopes: scopes(r.scopes),
+    family: str(r.family),
+    secretHash: opt(r.secret_hash),
+    issuedAt: str(r.issued_at),
+    expiresAt: str(r.expires_at),
+    revokedAt: opt(r.revoked_at),
+    rotatedAt: opt(r.rotated_at),
+  };
+}
+
+export function signingKeyRow(r: AuthRow): SigningKeyRecord {
+  return {
+    kid: str(r.kid),
+    alg: str(r.alg),
+    publicJwk: JSON.parse(str(r.public_jwk)) as Record<string, string>,
+    privateKey: str(r.private_key),
+    createdAt: str(r.created_at),
+    retiredAt: opt(r.retired_at),
+  };
+}

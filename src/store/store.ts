@@ -145,7 +145,12 @@ export interface Store extends StoreReader {
   attach(model: ApiModel): void;
   /** Clients, API keys, tokens and signing keys (SPEC §8); kept apart from the resources. */
   readonly auth: AuthStore;
-  /** Runs `fn` in one transaction: all of it commits, durably, or none of it does. */
+  /**
+   * Runs `fn` in one transaction: all of it commits, durably, or none of it does. Write
+   * transactions run one at a time (per database, across processes on PostgreSQL). A write
+   * that throws (StoreConflictError…) may leave the transaction unusable (PostgreSQL aborts
+   * it): let the error end the transaction.
+   */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
   /** The database answers (for /ready). */
   ping(): Promise<void>;
@@ -160,6 +165,20 @@ export class StoreConflictError extends Error {
   ) {
     super(message);
     this.name = 'StoreConflictError';
+  }
+}
+
+/**
+ * The database cannot hold a value it was given (PostgreSQL: a NUL character in text, an
+ * integer beyond 64 bits). The service answers 400 naming the field.
+ */
+export class StoreValueError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'StoreValueError';
   }
 }
 

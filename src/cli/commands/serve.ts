@@ -11,7 +11,8 @@ export const serveCommand: Command = {
   usage: `carte serve [SCHEMA] [--db URL] [--port N] [--host H] [--dev] [--tls-cert FILE --tls-key FILE] [--log-level L] [--public-url URL]
 
   SCHEMA          a .yaml, .json, .ts or .js schema; none serves the demo with sample data
-  --db URL        ./carte.db (default), sqlite:PATH, sqlite::memory:
+  --db URL        ./carte.db (default), sqlite:PATH, sqlite::memory:,
+                  postgres://USER@HOST:PORT/DATABASE[?schema=NAME]
   --port N        default 3000 (CARTE_PORT)
   --host H        default 127.0.0.1 (CARTE_HOST)
   --dev           development mode: prints a bearer token with full scope on the start line

@@ -4,7 +4,7 @@
  * is seen by the next request); writes queue behind the resource writes on the writer.
  */
 import type Database from 'better-sqlite3';
-import type { ApiKeyRecord, AuthStore, ClientRecord, Instant, RotateOutcome, SigningKeyRecord, TokenRecord } from '../auth-store.js';
+import { apiKeyRow as apiKey, clientRow as client, signingKeyRow as signingKey, tokenRow as token, type ApiKeyRecord, type AuthStore, type ClientRecord, type Instant, type RotateOutcome, type SigningKeyRecord, type TokenRecord } from '../auth-store.js';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS "_carte_oauth_clients" (
@@ -30,54 +30,6 @@ CREATE TABLE IF NOT EXISTS "_carte_signing_keys" (
 `;
 
 type Raw = Record<string, unknown>;
-
-const str = (v: unknown): string => v as string;
-const opt = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
-const scopes = (v: unknown): string[] => (v === '' ? [] : str(v).split(' '));
-
-function client(r: Raw): ClientRecord {
-  return { id: str(r.id), name: str(r.name), secretHash: str(r.secret_hash), scopes: scopes(r.scopes), subject: opt(r.subject), createdAt: str(r.created_at), revokedAt: opt(r.revoked_at) };
-}
-
-function apiKey(r: Raw): ApiKeyRecord {
-  return {
-    id: str(r.id),
-    name: str(r.name),
-    secretHash: str(r.secret_hash),
-    scopes: scopes(r.scopes),
-    subject: opt(r.subject),
-    createdAt: str(r.created_at),
-    expiresAt: opt(r.expires_at),
-    revokedAt: opt(r.revoked_at),
-  };
-}
-
-function token(r: Raw): TokenRecord {
-  return {
-    id: str(r.id),
-    kind: r.kind === 'refresh' ? 'refresh' : 'access',
-    clientId: str(r.client_id),
-    subject: str(r.subject),
-    scopes: scopes(r.scopes),
-    family: str(r.family),
-    secretHash: opt(r.secret_hash),
-    issuedAt: str(r.issued_at),
-    expiresAt: str(r.expires_at),
-    revokedAt: opt(r.revoked_at),
-    rotatedAt: opt(r.rotated_at),
-  };
-}
-
-function signingKey(r: Raw): SigningKeyRecord {
-  return {
-    kid: str(r.kid),
-    alg: str(r.alg),
-    publicJwk: JSON.parse(str(r.public_jwk)) as Record<string, string>,
-    privateKey: str(r.private_key),
-    createdAt: str(r.created_at),
-    retiredAt: opt(r.retired_at),
-  };
-}
 
 export class SqliteAuthStore implements AuthStore {
   private readonly statements = new Map<string, Database.Statement>();

@@ -115,7 +115,7 @@ export function planSqliteMigration(db: Database.Database, model: ApiModel): Mig
     }
     for (const [name, ix] of indexes) {
       if (ix.table === table && !desiredNames.has(name)) {
-        steps.push({ kind: 'dropIndex', target: name, description: `drop index ${name} (no longer declared)`, destructive: false, sql: [`DROP INDEX ${quote(name)}`] });
+        steps.push({ kind: 'dropIndex', target: name, description: `drop index ${name} (no longer declared)`, destructive: false, sql: [`DROP INDEX IF EXISTS ${quote(name)}`] });
       }
     }
     const search = searchTableNames(resource);

@@ -11,7 +11,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ResourceModel } from '../../schema/types.js';
-import { editDistanceAtMost, foldText } from '../../query/text.js';
+import { editDistanceAtMost, foldText, trigramsOf, wordsOf } from '../../query/text.js';
 import type { Suggestion } from '../store.js';
 import { quote, tableName } from './sqlite-compiler.js';
 
@@ -49,10 +49,8 @@ export function globPattern(pattern: string): string {
   return foldText(pattern).replace(/[?[]/g, (c) => `[${c}]`);
 }
 
-/** The words of a text, folded, as the unicode61 tokenizer sees them. */
-export function wordsOf(text: string): string[] {
-  return foldText(text).split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
-}
+/** The words of a text, folded, as the unicode61 tokenizer sees them (shared with the other dialects). */
+export { wordsOf };
 
 type Run = (sql: string, params: unknown[]) => void;
 type Get = (sql: string, params: unknown[]) => Record<string, unknown> | undefined;
@@ -158,7 +156,7 @@ export class SqliteSearchIndex {
     }
     if (close && found.size === 0 && word.length >= 3) {
       // Candidates share trigrams with the word (like pg_trgm); the edit distance decides.
-      const grams3 = [...new Set(Array.from({ length: word.length - 2 }, (_, i) => word.slice(i, i + 3)))].map((g) => `"${g.replace(/"/g, '""')}"`);
+      const grams3 = trigramsOf(word).map((g) => `"${g.replace(/"/g, '""')}"`);
       const candidates = all(
         `SELECT t."term", t."docs" FROM ${grams} JOIN ${terms} AS t ON t."id" = ${grams}.rowid WHERE ${grams} MATCH ? AND t."docs" > 0 AND length(t."term") BETWEEN ? AND ? ORDER BY rank LIMIT 500`,
         [grams3.join(' OR '), word.length - 2, word.length + 2],
@@ -176,8 +174,13 @@ export class SqliteSearchIndex {
     for (const t of [this.names.patterns, this.names.words]) db.prepare(`DELETE FROM ${quote(t)}`).run();
     db.prepare(`INSERT INTO ${quote(this.names.termgrams)} (${quote(this.names.termgrams)}) VALUES ('delete-all')`).run();
     db.prepare(`DELETE FROM ${quote(this.names.terms)}`).run();
-    for (const row of db.prepare(`SELECT rowid AS "_rowid", ${cols} FROM ${table}`).iterate() as Iterable<Record<string, unknown>>) {
-      this.insert(row._rowid as number, row);
+    // In batches, not through an open iterator: the connection cannot write while one is open.
+    const batch = db.prepare(`SELECT rowid AS "_rowid", ${cols} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT 1000`);
+    for (let last = 0; ; ) {
+      const rows = batch.all(last) as Record<string, unknown>[];
+      for (const row of rows) this.insert(row._rowid as number, row);
+      if (rows.length < 1000) break;
+      last = (rows[rows.length - 1] as Record<string, unknown>)._rowid as number;
     }
   }
 }
