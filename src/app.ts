@@ -3,14 +3,19 @@
  * resource service and registers each front end as an encapsulated plugin over it.
  */
 import { randomUUID } from 'node:crypto';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/config.js';
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
+import { EventHub } from './events/hub.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
+import { eventsRestPlugin } from './protocols/rest/events.js';
 import { restPlugin } from './protocols/rest/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
+import { CLOSE, wsPlugin } from './protocols/ws/plugin.js';
+import { DEFAULT_QUERY_LIMITS } from './query/types.js';
 import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/load.js';
 import type { ApiModel, ApiSpec } from './schema/types.js';
 import { ResourceService } from './service/resource-service.js';
@@ -39,6 +44,8 @@ export interface CarteServer {
   readonly model: ApiModel;
   readonly config: CarteConfig;
   readonly routes: readonly RouteInfo[];
+  /** The events room: event log, bus, subscriptions, held long polls, sockets (SPEC §7). */
+  readonly events: EventHub;
   /** Migration steps applied at start. */
   readonly migrated: readonly MigrationStep[];
   readonly isDemo: boolean;
@@ -100,9 +107,31 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     }
   });
 
+  // SPEC §7: every change is recorded as an event in its transaction, then fanned out.
+  const events = new EventHub({
+    api: model,
+    store,
+    config: config.events,
+    limits: { ...DEFAULT_QUERY_LIMITS, ...config.limits },
+    onError: (err, what) => app.log.error({ err }, `events: ${what} failed`),
+  });
+  service.addRecorder(events.recorder);
+  // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: config.events.maxMessageBytes },
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(CLOSE.goingAway, 'server shutting down');
+      this.websocketServer.close(() => done());
+    },
+  });
+
   const routes: RouteInfo[] = [];
-  await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  const publicUrl = config.publicUrl ? { publicUrl: config.publicUrl } : {};
+  await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, events, ...publicUrl });
+  await app.register(eventsRestPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, ...publicUrl });
+  await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, ...publicUrl });
   await app.register(docsPlugin, { service });
+  events.start();
 
   let closed = false;
   return {
@@ -112,6 +141,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     model,
     config,
     routes,
+    events,
     migrated,
     isDemo,
     async listen() {
@@ -124,7 +154,11 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     async close() {
       if (closed) return;
       closed = true;
+      // SPEC §11: answer held long polls, end event streams, close WebSockets with 1001,
+      // then stop accepting, finish in-flight requests and flush the store.
+      await events.shutdown();
       await app.close();
+      await events.close();
       await store.close();
     },
   };
