@@ -212,3 +212,15 @@ export async function spawnServe(args: readonly string[]): Promise<Child> {
       }),
   };
 }
+
+/**
+ * For conditions nothing can be awaited on (a count inside the server): checks every few
+ * milliseconds, and fails after `limitMs` rather than hanging.
+ */
+export async function waitUntil(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
