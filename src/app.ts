@@ -119,6 +119,12 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.events.maxMessageBytes },
+    // A client breaking the protocol (a message over maxPayload: closed with 1009) is not a server error.
+    errorHandler(error, socket, request) {
+      request.log.debug({ err: error }, 'websocket error');
+      // ws has already begun closing with the right code (1009, 1002…); let the close frame go out.
+      if (socket.readyState === socket.OPEN) socket.terminate();
+    },
     preClose(done) {
       for (const client of this.websocketServer.clients) client.close(CLOSE.goingAway, 'server shutting down');
       this.websocketServer.close(() => done());

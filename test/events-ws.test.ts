@@ -286,7 +286,7 @@ describe('JSON-RPC over the socket', () => {
       assert.deepEqual(await ws.next(), { jsonrpc: '2.0', result: { echo: { a: 1 } }, id: 'x' });
       ws.send({ jsonrpc: '2.0', method: 'echo', params: [] });
       ws.send({ jsonrpc: '2.0', method: 'boom', id: 2 });
-      assert.deepEqual(await ws.next(), { jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
+      assert.deepEqual(await ws.next(), { jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: 2 });
       assert.deepEqual(calls.map((c) => [(c.payload as { method: string }).method, c.principal, c.baseUrl]), [
         ['echo', 'anonymous', url],
         ['echo', 'anonymous', url],

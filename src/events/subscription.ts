@@ -70,7 +70,7 @@ export class Subscription {
   }
 
   /** Replays the log after the cursor, then switches to live events. */
-  async replay(): Promise<void> {
+  private async replay(): Promise<void> {
     try {
       for (;;) {
         if (this.closed) return;
@@ -81,12 +81,18 @@ export class Subscription {
           if (this.closed) return;
           if (event.seq <= this.lastSeq) continue;
           this.lastSeq = event.seq;
-          await this.listener(this.deps.present(event));
+          try {
+            await this.listener(this.deps.present(event));
+          } catch (e) {
+            this.deps.onError(e); // one listener failure does not stop the stream
+          }
         }
         if (page.events.length < REPLAY_PAGE && !this.overflowed) break;
       }
     } catch (e) {
+      // The log could not be read (the store is closing): the subscription ends here.
       if (!this.closed) this.deps.onError(e);
+      this.close();
       return;
     }
     this.goLive();

@@ -212,11 +212,13 @@ async function streamEvents(request: FastifyRequest, reply: FastifyReply, hub: E
   res.write(': connected\n\n');
   const stopBeat = hub.onHeartbeat(() => void write(': heartbeat\n\n'));
   const untrack = hub.track('sse', async () => end());
-  res.once('close', () => {
+  const cleanUp = () => {
     closed = true;
     waiting?.();
     unsubscribe();
     stopBeat();
     untrack();
-  });
+  };
+  res.once('close', cleanUp);
+  if (request.raw.socket?.destroyed) cleanUp(); // the client left while we subscribed
 }

@@ -31,6 +31,7 @@ export function preferredWait(request: FastifyRequest, reply: FastifyReply, hub:
 export async function hold(request: FastifyRequest, reply: FastifyReply, waiter: Waiter, deadline: number): Promise<boolean> {
   const abort = () => waiter.abort();
   reply.raw.once('close', abort);
+  if (request.raw.socket?.destroyed) waiter.abort(); // gone before we started listening
   try {
     request.log.debug({ until: new Date(deadline).toISOString() }, 'long poll held');
     return (await waiter.wait(deadline)) === 'event';

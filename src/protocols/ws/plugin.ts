@@ -197,7 +197,8 @@ class Connection {
         answer = await dispatch(payload, { ...this.ctx, requestId: `${this.request.id}:${++this.calls}` });
       } catch (e) {
         this.request.log.error({ err: e }, 'JSON-RPC over WebSocket failed');
-        answer = { jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null };
+        const id = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? ((payload as { id?: unknown }).id ?? null) : null;
+        answer = { jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id };
       }
     }
     if (answer !== null && answer !== undefined) this.send(JSON.stringify(answer));
