@@ -368,6 +368,28 @@ const shop: ApiSpec = {
 };
 
 describe('atomicity', () => {
+  test('work plugged in to run with the events commits or rolls back with them (the webhooks outbox seam)', async () => {
+    const t = await startServer({ schema: shop });
+    try {
+      const seen: string[] = [];
+      let fail = false;
+      t.server.events.recorder.addInTransaction(async (tx, events) => {
+        assert.equal(typeof tx.appendEvent, 'function');
+        if (fail) throw new Error('the outbox is full');
+        seen.push(...events.map((e) => `${e.type}:${e.resourceId}`));
+      });
+      const first = await t.post('/v1/customers', { name: 'Kept' });
+      assert.equal(first.status, 201);
+      assert.deepEqual(seen, [`customers.created:${(first.body as { id: number }).id}`]);
+      fail = true;
+      assert.equal((await t.post('/v1/customers', { name: 'Lost' })).status, 500);
+      assert.deepEqual(((await t.get('/v1/customers')).body as { name: string }[]).map((c) => c.name), ['Kept']);
+      assert.deepEqual(((await t.get('/v1/events')).body as Ev[]).map((e) => e.data.name), ['Kept']);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('after kill -9, every change has its event and every event its change', { timeout: 120_000 }, async () => {
     const db = path.join(dir, 'atomic.db');
     const schemaFile = path.join(dir, 'atomic.yaml');

@@ -41,9 +41,16 @@ export function eventsOf(resource: ResourceModel, change: Change, occurredAt: st
   return events;
 }
 
+/**
+ * Work that must commit or roll back with the events: the webhooks outbox (one pending
+ * delivery per matching endpoint, SPEC §7 "durable") plugs in here.
+ */
+export type InTransaction = (tx: StoreWriter, events: readonly StoredEvent[]) => Promise<void>;
+
 export class EventRecorder implements ChangeRecorder {
   /** The events appended for each change, until the commit hands them to the bus. */
   private readonly appended = new WeakMap<Change, StoredEvent[]>();
+  private readonly inTransaction: InTransaction[] = [];
 
   constructor(
     private readonly api: ApiModel,
@@ -55,7 +62,13 @@ export class EventRecorder implements ChangeRecorder {
     if (!resource) return;
     const stored: StoredEvent[] = [];
     for (const event of eventsOf(resource, change, new Date().toISOString())) stored.push(await tx.appendEvent(event));
+    for (const fn of this.inTransaction) await fn(tx, stored);
     this.appended.set(change, stored);
+  }
+
+  /** Runs `fn` inside each write transaction with the events just appended (throwing aborts the write). */
+  addInTransaction(fn: InTransaction): void {
+    this.inTransaction.push(fn);
   }
 
   committed(changes: readonly Change[], _ctx: CallContext): void {
