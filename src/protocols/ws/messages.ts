@@ -101,11 +101,17 @@ export function unsubscribedMessage(id: string): string {
 
 const eventJson = new WeakMap<CarteEvent, string>();
 
-/** `{"type":"event","subscription":"s1","event":{…}}`; the event's JSON is made once for every socket. */
-export function eventMessage(subscription: string, event: CarteEvent): string {
-  let json = eventJson.get(event);
-  if (json === undefined) eventJson.set(event, (json = JSON.stringify(event)));
-  return `{"type":"event","subscription":${JSON.stringify(subscription)},"event":${json}}`;
+/**
+ * `{"type":"event","subscription":"s1","event":{…}}` for one subscription: the event's JSON
+ * is made once for every socket, the subscription's part once for every event.
+ */
+export function eventMessages(subscription: string): (event: CarteEvent) => string {
+  const head = `{"type":"event","subscription":${JSON.stringify(subscription)},"event":`;
+  return (event) => {
+    let json = eventJson.get(event);
+    if (json === undefined) eventJson.set(event, (json = JSON.stringify(event)));
+    return `${head}${json}}`;
+  };
 }
 
 /** The error body every front end uses (SPEC §4.13), as a message; `id` names the subscription concerned. */

@@ -14,7 +14,7 @@ import type { CarteEvent, Unsubscribe } from '../../events/types.js';
 import type { CallContext } from '../../service/types.js';
 import { toHttpError } from '../rest/plugin.js';
 import { baseUrlOf, errorBody, pathOf, sendError } from '../rest/reply.js';
-import { errorMessage, eventMessage, methodNotFound, parseClientMessage, subscribedMessage, unsubscribedMessage, type ClientMessage } from './messages.js';
+import { errorMessage, eventMessages, methodNotFound, parseClientMessage, subscribedMessage, unsubscribedMessage, type ClientMessage } from './messages.js';
 
 /** Dispatches one JSON-RPC payload (object or batch); null for notifications (SPEC §5). */
 export type RpcDispatch = (payload: unknown, ctx: CallContext) => Promise<unknown | null>;
@@ -154,6 +154,7 @@ class Connection {
       return this.fail(errors.invalidRequest(`At most ${this.hub.config.maxSubscriptions} subscriptions may be open on one socket.`), id);
     }
     this.subscriptions.set(id, 'pending');
+    const toMessage = eventMessages(id);
     let unsubscribe: Unsubscribe;
     try {
       unsubscribe = await this.hub.subscribe(
@@ -165,7 +166,7 @@ class Connection {
           principal: this.ctx.principal,
           baseUrl: this.ctx.baseUrl,
         },
-        (event: CarteEvent) => this.send(eventMessage(id, event)),
+        (event: CarteEvent) => this.send(toMessage(event)),
       );
     } catch (e) {
       if (this.subscriptions.get(id) === 'pending') this.subscriptions.delete(id);
