@@ -23,18 +23,25 @@ interface ServerStats {
   readonly sockets: number;
   readonly subscriptions: number;
   readonly slow: number;
+  /** Longest event-loop stall since the previous stats, in ms (the fan-out's synchronous send loop). */
+  readonly blocked: number;
 }
 
 /** The server: the compiled createServer in a plain node process, answering stats over IPC. */
 const SERVER = `
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from './dist/app.js';
 const server = await createServer({ config: { db: 'sqlite::memory:', port: 0, logLevel: 'warn' } });
 const url = await server.listen();
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
 process.on('message', async (m) => {
   if (m === 'stats') {
     const mem = process.memoryUsage();
     const s = server.events.stats();
-    process.send({ rss: mem.rss, heapUsed: mem.heapUsed, sockets: s.openWebSockets, subscriptions: s.subscriptions, slow: s.slowConsumersClosed });
+    const blocked = loop.max / 1e6;
+    loop.reset();
+    process.send({ rss: mem.rss, heapUsed: mem.heapUsed, sockets: s.openWebSockets, subscriptions: s.subscriptions, slow: s.slowConsumersClosed, blocked });
   } else if (m === 'close') {
     await server.close();
     process.send('closed');
@@ -105,9 +112,10 @@ async function main(): Promise<void> {
   console.log(`${subscribed.sockets} sockets, ${subscribed.subscriptions} subscriptions (opened in ${(opened / 1000).toFixed(1)} s): RSS ${mb(subscribed.rss)}, heap ${mb(subscribed.heapUsed)}`);
 
   const latencies: number[] = [];
-  const perWrite: { p50: number; p99: number; max: number; missing: number }[] = [];
+  const perWrite: { p50: number; p99: number; max: number; missing: number; blocked: number }[] = [];
   let peak = subscribed.rss;
   for (let w = 0; w < WRITES; w++) {
+    await ask<ServerStats>(child, 'stats'); // resets the event-loop stall measure
     const value = 1000 + w;
     const w0 = performance.now();
     const res = await fetch(`${url}/v1/orders/1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orderValue: value }) });
@@ -118,9 +126,12 @@ async function main(): Promise<void> {
     const these = clients.flatMap((c) => (c.received.has(String(value)) ? [(c.received.get(String(value)) as number) - w0] : [])).sort((a, b) => a - b);
     latencies.push(...these);
     const missing = N - these.length;
-    perWrite.push({ p50: percentile(these, 0.5), p99: percentile(these, 0.99), max: these[these.length - 1] as number, missing });
-    peak = Math.max(peak, (await ask<ServerStats>(child, 'stats')).rss);
-    console.log(`write ${w + 1}: ${these.length}/${N} sockets, p50 ${percentile(these, 0.5).toFixed(0)} ms, p99 ${percentile(these, 0.99).toFixed(0)} ms, max ${(these[these.length - 1] as number).toFixed(0)} ms`);
+    const after = await ask<ServerStats>(child, 'stats');
+    peak = Math.max(peak, after.rss);
+    perWrite.push({ p50: percentile(these, 0.5), p99: percentile(these, 0.99), max: these[these.length - 1] as number, missing, blocked: after.blocked });
+    console.log(
+      `write ${w + 1}: ${these.length}/${N} sockets, p50 ${percentile(these, 0.5).toFixed(0)} ms, p99 ${percentile(these, 0.99).toFixed(0)} ms, max ${(these[these.length - 1] as number).toFixed(0)} ms; server loop busy up to ${after.blocked.toFixed(0)} ms`,
+    );
     await new Promise((r) => setTimeout(r, 500));
   }
   latencies.sort((a, b) => a - b);
@@ -156,7 +167,8 @@ runs on the same 2 cores, so latencies are pessimistic.
 | slow consumers closed | ${final.slow} |
 | shutdown: sockets closed with 1001 | ${goingAway.toLocaleString('en')} in ${shutdown.toFixed(0)} ms |
 
-Per write: ${perWrite.map((p, i) => `#${i + 1} p50 ${p.p50.toFixed(0)} / p99 ${p.p99.toFixed(0)} / max ${p.max.toFixed(0)} ms${p.missing ? ` (${p.missing} missing)` : ''}`).join('; ')}.
+Per write (p50 / p99 / max latency; the longest stall of the server's event loop, i.e. its
+synchronous send loop over every socket): ${perWrite.map((p, i) => `#${i + 1} ${p.p50.toFixed(0)} / ${p.p99.toFixed(0)} / ${p.max.toFixed(0)} ms, loop ${p.blocked.toFixed(0)} ms${p.missing ? ` (${p.missing} missing)` : ''}`).join('; ')}.
 `;
   mkdirSync(path.join(root, 'bench/results'), { recursive: true });
   writeFileSync(path.join(root, 'bench/results/ws-fanout.md'), report);

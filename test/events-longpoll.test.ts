@@ -36,7 +36,8 @@ describe('long polling', () => {
   let t: TestServer;
   const held = () => t.server.events.stats().heldLongPolls;
   before(async () => {
-    t = await startServer();
+    // No background purge while statements are counted.
+    t = await startServer({ config: { events: { purgeInterval: '1h' } } });
   });
   after(() => t.close());
 
