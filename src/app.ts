@@ -126,8 +126,18 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
       if (socket.readyState === socket.OPEN) socket.terminate();
     },
     preClose(done) {
-      for (const client of this.websocketServer.clients) client.close(CLOSE.goingAway, 'server shutting down');
-      this.websocketServer.close(() => done());
+      // events.shutdown() has closed its sockets with 1001; any other still open (another
+      // front end's) is closed the same way, and whoever has not finished within 2 s is cut
+      // off, so that closing stays within a bound.
+      const clients = this.websocketServer.clients;
+      for (const client of clients) if (client.readyState === client.OPEN) client.close(CLOSE.goingAway, 'server shutting down');
+      const cutOff = setTimeout(() => {
+        for (const client of clients) client.terminate();
+      }, 2000);
+      this.websocketServer.close(() => {
+        clearTimeout(cutOff);
+        done();
+      });
     },
   });
 
