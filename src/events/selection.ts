@@ -45,13 +45,14 @@ function resourceOf(api: ApiModel, name: string): ResourceModel {
 }
 
 export function selectEvents(api: ApiModel, query: EventQuery, limits: QueryLimits): EventSelection {
-  const named = query.resource === undefined ? null : (typeof query.resource === 'string' ? [query.resource] : [...query.resource]).filter((n) => n !== '');
+  // Each name once, however often it is repeated (a hostile list stays as short as the model).
+  const named = query.resource === undefined ? null : [...new Set(typeof query.resource === 'string' ? [query.resource] : query.resource)].filter((n) => n !== '');
   const explicit = named !== null && named.length > 0;
   for (const name of named ?? []) resourceOf(api, name);
 
   // Types name their resource: `orders.ready` is an event of orders.
   const typesByResource = new Map<string, string[]>();
-  for (const type of query.types ?? []) {
+  for (const type of new Set(query.types ?? [])) {
     const dot = type.indexOf('.');
     const resource = resourceOf(api, dot === -1 ? type : type.slice(0, dot));
     const known = eventTypesOf(resource);
