@@ -83,6 +83,7 @@ async function waitFor(child: ChildProcess, predicate: (s: ServerStats) => boole
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 async function main(): Promise<void> {
+  const startLoad = os.loadavg()[0] as number;
   const { child, url } = await startServer();
   // Warm up the routes both kinds of poll take.
   await request(`${url}/v1/events?after=now`, 'GET');
@@ -141,6 +142,7 @@ ${N.toLocaleString('en')} connections: half \`GET /v1/events?after=now&resource=
 \`GET /v1/orders/{id}\` with \`If-None-Match\`, all with \`Prefer: wait=120\`.
 Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; **shared with other
 jobs running tests at the same time**, so timings are indicative.
+Load average (1 min) at the start and the end of the run: ${startLoad.toFixed(1)} and ${os.loadavg()[0]?.toFixed(1)}.
 
 | measure | value |
 | --- | --- |
