@@ -175,7 +175,7 @@ synchronous send loop over every socket, as sampled every 5 ms): ${perWrite.map(
 A CPU profile of the server during the fan-out puts about 60 % of its time in \`writev\`: one
 system call per socket, which on loopback also carries the receiving side's TCP work; the
 events room's own work (matching, presenting once, building each message) is a few percent.
-Four other runs the same day (load average 8–11) gave an overall p99 of 0.78 s, 1.3 s, 1.9 s
+Four other runs the same day (load average 8–11) gave an overall p99 of about 0.8 s, 1.3 s, 1.9 s
 and 2.8 s; per write, p99 ranged from 0.22 s to 2.8 s, the first write after the sockets
 connected usually being the slowest.
 `;
