@@ -6,20 +6,27 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Auth } from './auth/auth.js';
+import fastifyWebsocket from '@fastify/websocket';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/config.js';
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
+import { EventHub } from './events/hub.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
 import { oauthPlugin } from './protocols/oauth/plugin.js';
+import { eventsRestPlugin } from './protocols/rest/events.js';
 import { restPlugin } from './protocols/rest/plugin.js';
+import { dispatchRpc } from './protocols/rpc/dispatch.js';
 import { rpcPlugin } from './protocols/rpc/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
+import { CLOSE, wsPlugin } from './protocols/ws/plugin.js';
+import { DEFAULT_QUERY_LIMITS } from './query/types.js';
 import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/load.js';
 import type { ApiModel, ApiSpec } from './schema/types.js';
 import { ResourceService } from './service/resource-service.js';
+import type { CallContext } from './service/types.js';
 import { openStore } from './store/open.js';
 import type { MigrationStep, Store } from './store/store.js';
 
@@ -45,6 +52,8 @@ export interface CarteServer {
   readonly model: ApiModel;
   readonly config: CarteConfig;
   readonly routes: readonly RouteInfo[];
+  /** The events room: event log, bus, subscriptions, held long polls, sockets (SPEC §7). */
+  readonly events: EventHub;
   /** Migration steps applied at start. */
   readonly migrated: readonly MigrationStep[];
   readonly isDemo: boolean;
@@ -157,11 +166,52 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     }
   });
 
-  await app.register(oauthPlugin, { auth, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
-  await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
-  await app.register(rpcPlugin, { service, limits: config.limits, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
-  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  // SPEC §7: every change is recorded as an event in its transaction, then fanned out.
+  const events = new EventHub({
+    api: model,
+    store,
+    config: config.events,
+    limits: { ...DEFAULT_QUERY_LIMITS, ...config.limits },
+    onError: (err, what) => app.log.error({ err }, `events: ${what} failed`),
+  });
+  service.addRecorder(events.recorder);
+  // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: config.events.maxMessageBytes },
+    // A client breaking the protocol (a message over maxPayload: closed with 1009) is not a server error.
+    errorHandler(error, socket, request) {
+      request.log.debug({ err: error }, 'websocket error');
+      // ws has already begun closing with the right code (1009, 1002…); let the close frame go out.
+      if (socket.readyState === socket.OPEN) socket.terminate();
+    },
+    preClose(done) {
+      // events.shutdown() has closed its sockets with 1001; any other still open (another
+      // front end's) is closed the same way, and whoever has not finished within 2 s is cut
+      // off, so that closing stays within a bound.
+      const clients = this.websocketServer.clients;
+      for (const client of clients) if (client.readyState === client.OPEN) client.close(CLOSE.goingAway, 'server shutting down');
+      const cutOff = setTimeout(() => {
+        for (const client of clients) client.terminate();
+      }, 2000);
+      this.websocketServer.close(() => {
+        clearTimeout(cutOff);
+        done();
+      });
+    },
+  });
+
+  const publicUrl = config.publicUrl ? { publicUrl: config.publicUrl } : {};
+  await app.register(oauthPlugin, { auth, ...publicUrl });
+  await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, events, ...publicUrl });
+  await app.register(eventsRestPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, ...publicUrl });
+  await app.register(rpcPlugin, { service, limits: config.limits, ...publicUrl });
+  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, ...publicUrl });
+  // JSON-RPC messages on /v1/ws go through the same dispatcher as POST /v1/rpc (SPEC §5, §7).
+  const rpc = (payload: unknown, ctx: CallContext) =>
+    dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
+  await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, rpc, ...publicUrl });
   await app.register(docsPlugin, { service });
+  events.start();
 
   let closed = false;
   const warnings: string[] = [];
@@ -172,6 +222,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     model,
     config,
     routes,
+    events,
     migrated,
     isDemo,
     auth,
@@ -192,7 +243,11 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     async close() {
       if (closed) return;
       closed = true;
+      // SPEC §11: answer held long polls, end event streams, close WebSockets with 1001,
+      // then stop accepting, finish in-flight requests and flush the store.
+      await events.shutdown();
       await app.close();
+      await events.close();
       await store.close();
     },
   };

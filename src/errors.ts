@@ -41,12 +41,14 @@ export const ERROR_KINDS = {
   method_not_allowed: { status: 405, rpc: -32601, title: 'Method not allowed' },
   not_acceptable: { status: 406, rpc: -32006, title: 'Not acceptable' },
   conflict: { status: 409, rpc: -32009, title: 'Conflict' },
+  cursor_expired: { status: 410, rpc: -32010, title: 'Cursor expired' },
   invalid_transition: { status: 409, rpc: -32009, title: 'Invalid state transition' },
   precondition_failed: { status: 412, rpc: -32012, title: 'Precondition failed' },
   payload_too_large: { status: 413, rpc: -32013, title: 'Payload too large' },
   unsupported_media_type: { status: 415, rpc: -32015, title: 'Unsupported media type' },
   range_not_satisfiable: { status: 416, rpc: -32016, title: 'Range not satisfiable' },
   idempotency_key_reused: { status: 422, rpc: -32022, title: 'Idempotency key reused' },
+  upgrade_required: { status: 426, rpc: -32026, title: 'Upgrade required' },
   precondition_required: { status: 428, rpc: -32028, title: 'Precondition required' },
   too_many_requests: { status: 429, rpc: -32029, title: 'Too many requests' },
   server_error: { status: 500, rpc: -32603, title: 'Internal server error' },
@@ -152,6 +154,16 @@ export const errors = {
   /** GraphQL depth, cost, alias and batch limits (SPEC §6). */
   queryTooComplex: (description: string, extra?: Record<string, unknown>) =>
     new CarteError('query_too_complex', description, extra ? { extra } : {}),
+  /** SPEC §7: events after the cursor were purged (retention), so resuming from it would skip some. */
+  cursorExpired: (retention: string) =>
+    new CarteError(
+      'cursor_expired',
+      `Events after this cursor are older than the retention window (${retention}) and were purged; resynchronize (read the items again), then follow the feed from its next-cursor`,
+    ),
+  upgradeRequired: (path: string) =>
+    new CarteError('upgrade_required', `${path} speaks WebSocket: connect with a WebSocket client (ws://… or wss://…)`, {
+      headers: { Upgrade: 'websocket', Connection: 'Upgrade' },
+    }),
   notImplemented: (description: string) => new CarteError('not_implemented', description),
   /** RFC 6750 §3.1: a bearer token that is malformed, expired, revoked or signed by an unknown key. */
   invalidToken: (description: string) =>

@@ -98,6 +98,54 @@ export interface HostsConfig {
   readonly developer?: string;
 }
 
+/**
+ * Events (SPEC §7). Durations are given as seconds (`120`) or with a unit (`'7d'`, `'12h'`,
+ * `'30m'`, `'45s'`, `'250ms'`) and resolved to milliseconds.
+ */
+export interface EventsConfig {
+  /** How long events are kept, in ms (default 7 days); older ones are purged in the background. */
+  readonly retention: number;
+  /** The longest `Prefer: wait` honoured, in ms (default 120 s). */
+  readonly maxWait: number;
+  /** How often expired events are purged, in ms (default 1 min). */
+  readonly purgeInterval: number;
+  /** WebSocket ping and SSE comment interval, in ms (default 30 s); a socket that misses a pong is dropped. */
+  readonly heartbeat: number;
+  /** Most events one page of `/v1/events` holds (default 100). */
+  readonly maxRange: number;
+  /** Subscriptions one WebSocket may hold at once (default 100). */
+  readonly maxSubscriptions: number;
+  /** Largest WebSocket message accepted, in bytes (default 64 KiB; closed with 1009 beyond). */
+  readonly maxMessageBytes: number;
+  /** Bytes waiting to be sent to one WebSocket or SSE client before it is closed as too slow (default 1 MiB). */
+  readonly bufferBytes: number;
+}
+
+export type EventsOverrides = { readonly [K in keyof EventsConfig]?: number | string };
+
+const DURATIONS = ['retention', 'maxWait', 'purgeInterval', 'heartbeat'] as const;
+
+export const DEFAULT_EVENTS: EventsConfig = {
+  retention: 7 * 24 * 3600_000,
+  maxWait: 120_000,
+  purgeInterval: 60_000,
+  heartbeat: 30_000,
+  maxRange: 100,
+  maxSubscriptions: 100,
+  maxMessageBytes: 64 * 1024,
+  bufferBytes: 1024 * 1024,
+};
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+
+/** `7d`, `12h`, `30m`, `45s`, `250ms`, or a number of seconds → milliseconds; NaN when malformed. */
+export function parseDuration(value: number | string): number {
+  if (typeof value === 'number') return value * 1000;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!m) return NaN;
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
+}
+
 export interface CarteConfig {
   readonly port: number;
   readonly host: string;
@@ -122,6 +170,7 @@ export interface CarteConfig {
   readonly trustProxy: boolean;
   /** PostgreSQL: connections in the pool (reads run in parallel on them; writes use one at a time). */
   readonly dbPoolSize: number;
+  readonly events: EventsConfig;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -174,18 +223,21 @@ export const DEFAULT_CONFIG: CarteConfig = {
   hsts: 'max-age=31536000',
   trustProxy: false,
   dbPoolSize: 10,
+  events: DEFAULT_EVENTS,
 };
 
-export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits' | 'auth' | 'rateLimits'>> & {
+export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits' | 'auth' | 'rateLimits' | 'events'>> & {
   limits?: Partial<Limits>;
   auth?: Partial<AuthConfig>;
   rateLimits?: Partial<RateLimitConfig>;
+  events?: EventsOverrides;
 };
 
 function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
   if (spec.limits && typeof spec.limits === 'object') out.limits = spec.limits as Partial<Limits>;
+  if (spec.events && typeof spec.events === 'object') out.events = spec.events as EventsOverrides;
   for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'auth', 'rateLimits', 'hosts', 'hsts', 'trustProxy', 'dbPoolSize'] as const) {
     if (spec[key] !== undefined) (out as Record<string, unknown>)[key] = spec[key];
   }
@@ -230,13 +282,22 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.CARTE_HOSTS_OAUTH) hosts.oauth = env.CARTE_HOSTS_OAUTH;
   if (env.CARTE_HOSTS_DEVELOPER) hosts.developer = env.CARTE_HOSTS_DEVELOPER;
   if (Object.keys(hosts).length > 0) out.hosts = hosts;
+  // CARTE_EVENTS_RETENTION=7d, CARTE_EVENTS_MAX_WAIT=60, CARTE_EVENTS_BUFFER_BYTES=…
+  const events: Record<string, number | string> = {};
+  for (const key of Object.keys(DEFAULT_EVENTS)) {
+    const name = `CARTE_EVENTS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    const value = env[name];
+    if (value) events[key] = (DURATIONS as readonly string[]).includes(key) && !/^\d+(\.\d+)?$/.test(value) ? value : Number(value);
+  }
+  if (Object.keys(events).length > 0) out.events = events;
   return out as ConfigOverrides;
 }
 
 export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: ConfigOverrides[]): CarteConfig {
   let config: CarteConfig = DEFAULT_CONFIG;
+  const problems: string[] = [];
   for (const layer of [fromSchema(schemaConfig), ...layers]) {
-    const { limits, auth, rateLimits, hosts, ...rest } = layer;
+    const { limits, auth, rateLimits, hosts, events, ...rest } = layer;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     config = {
       ...config,
@@ -245,9 +306,9 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
       auth: { ...config.auth, ...(auth ?? {}) },
       rateLimits: { ...config.rateLimits, ...(rateLimits ?? {}), resources: { ...config.rateLimits.resources, ...(rateLimits?.resources ?? {}) } },
       ...(hosts || config.hosts ? { hosts: { ...config.hosts, ...(hosts ?? {}) } } : {}),
+      events: { ...config.events, ...resolveEvents(events, problems) },
     };
   }
-  const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0–65535 (got ${config.port})`);
   for (const [k, v] of Object.entries(config.limits)) if (!Number.isInteger(v) || v < 1) problems.push(`limits.${k} must be a positive integer (got ${String(v)})`);
   if (!['full', 'normal', 'off'].includes(config.durability)) problems.push('durability must be full, normal or off');
@@ -269,6 +330,33 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
     if (host !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) problems.push(`hosts.${face} must be a host name, with an optional port (got ${String(host)})`);
   }
   if (!Number.isInteger(config.dbPoolSize) || config.dbPoolSize < 2) problems.push(`dbPoolSize must be an integer of at least 2 (got ${String(config.dbPoolSize)})`);
+  for (const [k, v] of Object.entries(config.events)) {
+    const duration = (DURATIONS as readonly string[]).includes(k);
+    if (!Number.isFinite(v) || v < 1 || (!duration && !Number.isInteger(v))) {
+      problems.push(`events.${k} must be ${duration ? 'a positive duration (seconds, or 7d, 12h, 30m, 45s, 250ms)' : 'a positive integer'} (got ${String(v)})`);
+    }
+  }
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
+}
+
+/** Durations of one layer to milliseconds; unknown keys and malformed values are reported. */
+function resolveEvents(events: EventsOverrides | undefined, problems: string[]): Partial<EventsConfig> {
+  if (!events) return {};
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(events)) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_EVENTS)) {
+      problems.push(`events.${key} is not a setting (known: ${Object.keys(DEFAULT_EVENTS).join(', ')})`);
+      continue;
+    }
+    if ((DURATIONS as readonly string[]).includes(key)) {
+      const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : NaN;
+      if (Number.isNaN(ms)) problems.push(`events.${key} must be a duration (seconds, or 7d, 12h, 30m, 45s, 250ms; got ${JSON.stringify(value)})`);
+      else out[key] = ms;
+    } else {
+      out[key] = typeof value === 'string' ? Number(value) : value;
+    }
+  }
+  return out as Partial<EventsConfig>;
 }

@@ -4,7 +4,7 @@
  * event without its change) and handed over again once the transaction has committed
  * (fan-out to subscribers). The recorder is the seam the events room plugs into.
  */
-import type { Condition, Key, ReadPlan, ReadResult, Row, SearchTarget, StoreWriter, Suggestion, WordHit } from '../store/store.js';
+import type { Condition, Key, NewEvent, ReadPlan, ReadResult, Row, SearchTarget, StoredEvent, StoreWriter, Suggestion, WordHit } from '../store/store.js';
 import type { CallContext } from './types.js';
 
 export interface Change {
@@ -58,5 +58,8 @@ export class WriteTx implements StoreWriter {
   }
   delete(resource: string, id: Key): Promise<boolean> {
     return this.inner.delete(resource, id);
+  }
+  appendEvent(event: NewEvent): Promise<StoredEvent> {
+    return this.inner.appendEvent(event);
   }
 }

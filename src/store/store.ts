@@ -109,6 +109,66 @@ export interface StoreWriter extends StoreReader {
   /** Writes the given fields; returns the stored row, or undefined if there is none. */
   update(resource: string, id: Key, values: Row): Promise<Row | undefined>;
   delete(resource: string, id: Key): Promise<boolean>;
+  /**
+   * Appends one change event to the event log, in this transaction (SPEC §7: no change
+   * without its event, no event without its change). Returns it with its position.
+   */
+  appendEvent(event: NewEvent): Promise<StoredEvent>;
+}
+
+// ---------------------------------------------------------------------------------------
+// The event log (SPEC §7)
+
+/**
+ * One change event as the log keeps it. `seq` is its position: positions increase in
+ * COMMIT order and are never reused, so a reader that has seen position N never later
+ * finds a new event before N. SQLite has one writer, so its AUTOINCREMENT key does; an
+ * adapter with concurrent writers (PostgreSQL) must serialize the append (e.g. a
+ * transaction-level advisory lock taken before inserting events) to keep that promise.
+ */
+export interface StoredEvent {
+  readonly seq: number;
+  /** `orders.updated`, `orders.ready`, … */
+  readonly type: string;
+  readonly resource: string;
+  readonly resourceId: string;
+  /** ISO 8601 time of the write. */
+  readonly occurredAt: string;
+  /** The stored row after the change (before it, for a deletion). */
+  readonly item: Row;
+  /** Fields the change touched. */
+  readonly changes: readonly string[];
+}
+
+export type NewEvent = Omit<StoredEvent, 'seq'>;
+
+/** Which events of one resource a reader wants. */
+export interface EventSelector {
+  readonly resource: string;
+  /** Event types to keep (`orders.ready`); null keeps every type. */
+  readonly types: readonly string[] | null;
+  /** A condition on the event's item, over the resource's fields (filters, owner rules). */
+  readonly where: Condition;
+}
+
+export interface EventReadPlan {
+  /** Events after this position (0: from the oldest kept). */
+  readonly after: number;
+  /** Any of these; an empty list selects nothing. */
+  readonly selectors: readonly EventSelector[];
+  readonly offset: number;
+  readonly limit: number;
+  /** Count every selected event after `after` (unless the page already tells). */
+  readonly count: boolean;
+}
+
+export interface EventReadResult {
+  readonly events: StoredEvent[];
+  readonly total: number | null;
+  /** The newest position of the log (0 when nothing was ever written). */
+  readonly head: number;
+  /** Every event at or before this position was purged (retention): a cursor before it has a gap. */
+  readonly horizon: number;
 }
 
 export interface MigrationStep {
@@ -152,6 +212,13 @@ export interface Store extends StoreReader {
    * it): let the error end the transaction.
    */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
+  /** Reads the event log: selected events after a position, in log order. */
+  readEvents(plan: EventReadPlan): Promise<EventReadResult>;
+  /**
+   * Deletes up to `batch` events that occurred before `before` (ISO 8601), oldest first,
+   * and moves the horizon past them. Returns how many were deleted.
+   */
+  purgeEvents(before: string, batch: number): Promise<number>;
   /** The database answers (for /ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -10,6 +10,8 @@ import { fieldCase } from '../../schema/validate.js';
 import type { ActionModel, ResourceModel } from '../../schema/types.js';
 import type { ResourceService } from '../../service/resource-service.js';
 import type { CallContext, ParentScope } from '../../service/types.js';
+import type { EventHub } from '../../events/hub.js';
+import { holdItemGet } from './long-poll.js';
 import { parsePrefer } from './negotiate.js';
 import { baseUrlOf, ifMatchList, pathOf, sendItem, sendList, sendValue } from './reply.js';
 import { queryToActionInput, rawQuery, toFilters, toQueryInput } from './to-input.js';
@@ -33,6 +35,8 @@ export interface RouteInfo {
 
 export interface RestOptions {
   readonly publicUrl?: string;
+  /** The events room: item GETs long-poll through it (SPEC §7). */
+  readonly events?: EventHub;
 }
 
 const ALL: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
@@ -159,7 +163,9 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
         info: info('get', 'get'),
         handler: async (request, reply) => {
           const fields = new URLSearchParams(rawQuery(request.url)).get('fields') ?? undefined;
-          const item = await service.get(ctx(request), resource.name, idOf(request), { ...(fields ? { fields } : {}), parent: parentOf(request) });
+          const load = () => service.get(ctx(request), resource.name, idOf(request), { ...(fields ? { fields } : {}), parent: parentOf(request) });
+          // SPEC §7 long polling: `Prefer: wait` + `If-None-Match` holds until the item changes.
+          const item = await holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, load);
           return sendItem(request, reply, 200, item);
         },
       },

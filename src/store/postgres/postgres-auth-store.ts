@@ -20,7 +20,8 @@ import {
   type TokenRecord,
 } from '../auth-store.js';
 
-const DDL = `
+/** Created by the store when it opens (with the other internal tables). */
+export const AUTH_TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS "_carte_oauth_clients" (
   "id" text COLLATE "C" PRIMARY KEY, "name" text NOT NULL, "secret_hash" text NOT NULL, "scopes" text NOT NULL,
   "subject" text, "created_at" text NOT NULL, "revoked_at" text
@@ -46,24 +47,7 @@ CREATE TABLE IF NOT EXISTS "_carte_signing_keys" (
 type Query = (sql: string, params?: unknown[]) => Promise<{ rows: AuthRow[]; rowCount: number | null }>;
 
 export class PostgresAuthStore implements AuthStore {
-  private constructor(private readonly pool: pg.Pool) {}
-
-  /** Creates the tables once per schema; concurrent starts wait on an advisory lock. */
-  static async open(pool: pg.Pool, lock: string): Promise<PostgresAuthStore> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(${lock})`);
-      await client.query(DDL);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
-    return new PostgresAuthStore(pool);
-  }
+  constructor(private readonly pool: pg.Pool) {}
 
   private async one(sql: string, params: unknown[]): Promise<AuthRow | undefined> {
     return (await this.pool.query(sql, params)).rows[0] as AuthRow | undefined;

@@ -31,10 +31,15 @@ import {
   type StoreWriter,
   type Suggestion,
   type WordHit,
+  type EventReadPlan,
+  type EventReadResult,
+  type NewEvent,
+  type StoredEvent,
 } from '../store.js';
 import { bind, compileCondition, compileRead, pgName, quote, tableName, type PatternSql } from './postgres-compiler.js';
 import type { AuthStore } from '../auth-store.js';
-import { PostgresAuthStore } from './postgres-auth-store.js';
+import { AUTH_TABLES_SQL, PostgresAuthStore } from './postgres-auth-store.js';
+import { appendEvent, EVENT_TABLES_SQL, purgeEvents, readEvents } from './postgres-events.js';
 import { planPostgresMigration, readDatabaseShape } from './postgres-migrate.js';
 import { PostgresSearchIndex, reindex, wordQuery, type SearchShape } from './postgres-search.js';
 
@@ -108,6 +113,11 @@ class PostgresSession implements StoreWriter {
   async query(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
     this.stats.statements++;
     return (await this.run(sql, params)).rows;
+  }
+
+  /** SPEC §7: the change's event, in the change's transaction. */
+  appendEvent(event: NewEvent): Promise<StoredEvent> {
+    return appendEvent((sql, params) => this.query(sql, params), event);
   }
 
   private codec(resource: string): ResourceCodec {
@@ -364,8 +374,8 @@ export class PostgresStore implements Store {
       const { rows } = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
       const current = rows[0]?.schema;
       if (!current) throw new Error('No schema to create tables in: the search_path names no existing schema (add ?schema=NAME to the URL).');
-      const auth = await PostgresAuthStore.open(pool, lockKey(`carte:auth:${current}`));
-      return new PostgresStore(pool, current, options.estimateThreshold ?? 1000, auth);
+      await createLocked(pool, lockKey(`carte:internal:${current}`), `${AUTH_TABLES_SQL}\n${EVENT_TABLES_SQL}`);
+      return new PostgresStore(pool, current, options.estimateThreshold ?? 1000, new PostgresAuthStore(pool));
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;
@@ -466,6 +476,29 @@ export class PostgresStore implements Store {
     return this.readSession.searchWords(targets, words, offset, limit);
   }
 
+  /** Reads the event log in one snapshot, so the head, the page and the count agree. */
+  async readEvents(plan: EventReadPlan): Promise<EventReadResult> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await readEvents(async (sql, params) => {
+        this.stats.statements++;
+        return (await client.query(sql, params)).rows as Record<string, unknown>[];
+      }, plan);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  purgeEvents(before: string, batch: number): Promise<number> {
+    return this.inTransaction((query) => purgeEvents(query, before, batch));
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
@@ -476,5 +509,21 @@ export class PostgresStore implements Store {
     await this.queue.run(async () => undefined);
     this.closed = true;
     await this.pool.end();
+  }
+}
+
+/** Creates Carte's internal tables once per schema: concurrent starts wait on an advisory lock. */
+async function createLocked(pool: pg.Pool, lock: string, sql: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(${lock})`);
+    await client.query(sql);
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
   }
 }

@@ -12,8 +12,11 @@ import {
   DestructiveMigrationError,
   StoreConflictError,
   type Condition,
+  type EventReadPlan,
+  type EventReadResult,
   type Key,
   type MigrationPlan,
+  type NewEvent,
   type ReadPlan,
   type ReadResult,
   type Row,
@@ -21,6 +24,7 @@ import {
   type Store,
   type StoreReader,
   type StoreStats,
+  type StoredEvent,
   type StoreWriter,
   type Suggestion,
   type WordHit,
@@ -28,6 +32,7 @@ import {
 import type { AuthStore } from '../auth-store.js';
 import { SqliteAuthStore } from './sqlite-auth-store.js';
 import { compileCondition, compileRead, quote, tableName } from './sqlite-compiler.js';
+import { appendEvent, EVENT_TABLES_SQL, purgeEvents, readEvents } from './sqlite-events.js';
 import { planSqliteMigration } from './sqlite-migrate.js';
 import { SqliteSearchIndex, wordsOf } from './sqlite-search.js';
 
@@ -287,6 +292,10 @@ class SqliteSession implements StoreWriter {
     return true;
   }
 
+  async appendEvent(event: NewEvent): Promise<StoredEvent> {
+    return appendEvent((sql) => this.prepare(sql), event);
+  }
+
   run(sql: string, params: unknown[]): void {
     this.prepare(sql).run(...params);
   }
@@ -388,6 +397,8 @@ export class SqliteStore implements Store {
   private readonly reindexLater = new Set<string>();
 
   attach(model: ApiModel): void {
+    // Carte's own tables (the event log) exist whatever the schema.
+    for (const sql of EVENT_TABLES_SQL) this.writer.exec(sql);
     const codecs = new Map<string, ResourceCodec>();
     for (const resource of model.resources.values()) {
       codecs.set(resource.name, {
@@ -440,6 +451,18 @@ export class SqliteStore implements Store {
   }
   searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number) {
     return this.readSession.searchWords(targets, words, offset, limit);
+  }
+
+  async readEvents(plan: EventReadPlan): Promise<EventReadResult> {
+    // One read transaction: the head, the page and the count see the same snapshot.
+    return this.reader.transaction(() => readEvents((sql) => this.readSession.prepare(sql), plan))();
+  }
+
+  purgeEvents(before: string, batch: number): Promise<number> {
+    return this.queue.run(async () => {
+      if (this.closed) return 0;
+      return this.writer.transaction(() => purgeEvents((sql) => this.writeSession.prepare(sql), before, batch))();
+    });
   }
 
   /** The reader, for adapters' own read-only queries (tests, import/export). */
