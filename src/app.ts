@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Auth } from './auth/auth.js';
+import cors from '@fastify/cors';
 import fastifyWebsocket from '@fastify/websocket';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/config.js';
@@ -17,7 +18,9 @@ import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
 import { oauthPlugin } from './protocols/oauth/plugin.js';
 import { eventsRestPlugin } from './protocols/rest/events.js';
+import { corsOptions } from './protocols/rest/cors.js';
 import { restPlugin } from './protocols/rest/plugin.js';
+import { createRestRewriter } from './protocols/rest/rewrite.js';
 import { dispatchRpc } from './protocols/rpc/dispatch.js';
 import { rpcPlugin } from './protocols/rpc/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
@@ -27,7 +30,8 @@ import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/lo
 import type { ApiModel, ApiSpec } from './schema/types.js';
 import { ResourceService } from './service/resource-service.js';
 import type { CallContext } from './service/types.js';
-import { openStore } from './store/open.js';
+import { FileBlobStore, type BlobStore } from './store/blob-store.js';
+import { describeDb, openStore } from './store/open.js';
 import type { MigrationStep, Store } from './store/store.js';
 
 declare module 'fastify' {
@@ -54,6 +58,8 @@ export interface CarteServer {
   readonly routes: readonly RouteInfo[];
   /** The events room: event log, bus, subscriptions, held long polls, sockets (SPEC §7). */
   readonly events: EventHub;
+  /** Where blob bytes are kept (SPEC §4.9). */
+  readonly blobs: BlobStore;
   /** Migration steps applied at start. */
   readonly migrated: readonly MigrationStep[];
   readonly isDemo: boolean;
@@ -102,8 +108,16 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     await store.close();
     throw e;
   }
-  const service = new ResourceService(model, store, { limits: config.limits });
+  // SPEC §4.9: blob files next to the database (`carte.db-blobs/`), a temp dir for a throw-away one.
+  const db = describeDb(config.db);
+  const blobs = new FileBlobStore(config.blobs.dir ?? (db.kind === 'sqlite' && db.location !== ':memory:' ? `${db.location}-blobs` : db.kind === 'postgres' ? './carte-blobs' : null));
+  const service = new ResourceService(model, store, { limits: config.limits, idempotency: config.idempotency, blobs });
   const auth = new Auth(store.auth, config, model);
+  // SPEC §4.7: keys are forgotten after their retention window.
+  const purge = () => void service.idempotency.purge().catch(() => undefined);
+  purge();
+  const purgeTimer = setInterval(purge, Math.min(config.idempotency.ttlSeconds, 3600) * 1000);
+  purgeTimer.unref();
 
   const transport: Partial<FastifyServerOptions> & Record<string, unknown> = tls
     ? { http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }
@@ -138,12 +152,16 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // SPEC §4.10, §4.11: versions chosen by header or media type, and `.jsonp`, are settled before routing.
+    rewriteUrl: createRestRewriter(model, config.jsonp),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
     reply.header('X-Request-Id', request.id);
   });
+  // CORS first: a preflight is answered before authentication asks for credentials (SPEC §4.11).
+  await app.register(cors, corsOptions(config.cors));
   const routes: RouteInfo[] = [];
   let routeResources: Map<string, string | null> | null = null;
   // Authentication and rate limits for every front end, before any route runs.
@@ -223,6 +241,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     config,
     routes,
     events,
+    blobs,
     migrated,
     isDemo,
     auth,
@@ -246,9 +265,11 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
       // SPEC §11: answer held long polls, end event streams, close WebSockets with 1001,
       // then stop accepting, finish in-flight requests and flush the store.
       await events.shutdown();
+      clearInterval(purgeTimer);
       await app.close();
       await events.close();
       await store.close();
+      await blobs.close();
     },
   };
 }

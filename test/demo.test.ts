@@ -43,8 +43,9 @@ describe('carte serve (demo)', () => {
   });
 
   test('the sample data is the same on every machine', async () => {
-    const a = await startServer();
-    const b = await startServer();
+    // One public URL for both, as behind one host: bodies carry absolute links (SPEC §4.8).
+    const a = await startServer({ config: { publicUrl: 'http://api.example.com' } });
+    const b = await startServer({ config: { publicUrl: 'http://api.example.com' } });
     try {
       for (const path of ['/v1/restaurants?range=0-47', '/v1/clients?range=0-19', '/v1/orders?range=290-299', '/v1/dishes?range=100-143']) {
         const [ra, rb] = await Promise.all([a.get(path), b.get(path)]);

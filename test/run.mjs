@@ -22,14 +22,22 @@ function run(label, list, env) {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    let tail = '';
+    // node:test prints its summary (ℹ pass N…) before the list of failures: keep the last
+    // value of each counter as the output streams by.
+    const counts = { pass: 0, fail: 0, skipped: 0 };
+    let pending = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4096);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line);
+        if (m) counts[m[1]] = Number(m[2]);
+      }
     });
     child.on('close', (code) => {
-      const count = (name) => Number(new RegExp(`ℹ ${name} (\\d+)`).exec(tail)?.[1] ?? 0);
-      resolve({ label, code, pass: count('pass'), fail: count('fail'), skipped: count('skipped') });
+      resolve({ label, code, ...counts });
     });
   });
 }

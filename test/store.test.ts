@@ -66,7 +66,8 @@ describe('migrations', () => {
         'create the search index of notes (text)',
       ]);
       const url = await s.listen();
-      const ann = (await (await fetch(`${url}/v1/customers/1`)).json()) as Record<string, unknown>;
+      const { links, ...ann } = (await (await fetch(`${url}/v1/customers/1`)).json()) as Record<string, unknown>;
+      assert.ok(Array.isArray(links), 'items carry their links (SPEC §4.8)');
       assert.deepEqual(ann, { id: 1, name: 'Ann', email: 'ann@example.com', phone: null });
     });
     await withServer(v2, db, async (s) => assert.deepEqual(s.migrated, [], 'a second start has nothing to do'));
@@ -86,7 +87,8 @@ describe('migrations', () => {
     assert.equal(applied.stdout, '! destructive rebuild table customers: column email is no longer in the schema and would be dropped with its data\n✓ applied 1 step.\n');
     await withServer(v3, db, async (s) => {
       const url = await s.listen();
-      assert.deepEqual(await (await fetch(`${url}/v1/customers/1`)).json(), { id: 1, name: 'Ann', phone: null });
+      const { links: _links, ...after } = (await (await fetch(`${url}/v1/customers/1`)).json()) as Record<string, unknown>;
+      assert.deepEqual(after, { id: 1, name: 'Ann', phone: null });
     });
     const file = new Database(db, { readonly: true });
     try {

@@ -146,6 +146,41 @@ export function parseDuration(value: number | string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
 }
 
+/** CORS (SPEC §4.11): who may call from a browser, and what a script may read. */
+export interface CorsConfig {
+  /** `*` (any origin, the default) or the exact origins allowed (`https://app.example.com`). */
+  readonly origins: '*' | readonly string[];
+  /** Send `Access-Control-Allow-Credentials: true` (needs an explicit origin list). */
+  readonly credentials: boolean;
+  /** Seconds a browser may cache a preflight answer (`Access-Control-Max-Age`). */
+  readonly maxAge: number;
+  /** Request headers a browser may send (`Access-Control-Allow-Headers`). */
+  readonly allowedHeaders: readonly string[];
+  /** Response headers a script may read (`Access-Control-Expose-Headers`). */
+  readonly exposedHeaders: readonly string[];
+}
+
+/** JSONP (SPEC §4.11): `GET /v1/orders.jsonp?callback=f`. */
+export interface JsonpConfig {
+  readonly enabled: boolean;
+  /** Allow `method=POST|PUT|PATCH|DELETE` (with `access_token`); off by default (seed 004: crawlers). */
+  readonly unsafeMethods: boolean;
+}
+
+/** `Idempotency-Key` on POST (SPEC §4.7). */
+export interface IdempotencyConfig {
+  /** Seconds a key is remembered (24 h); expired keys are purged. */
+  readonly ttlSeconds: number;
+  /** Seconds a duplicate waits for the first request with its key to finish before a 409. */
+  readonly waitSeconds: number;
+}
+
+/** Large binary fields (SPEC §4.9). */
+export interface BlobConfig {
+  /** Directory of blob files; default: `<db file>-blobs` next to the database (a temp dir for `sqlite::memory:`). */
+  readonly dir?: string;
+}
+
 export interface CarteConfig {
   readonly port: number;
   readonly host: string;
@@ -171,7 +206,28 @@ export interface CarteConfig {
   /** PostgreSQL: connections in the pool (reads run in parallel on them; writes use one at a time). */
   readonly dbPoolSize: number;
   readonly events: EventsConfig;
+  readonly cors: CorsConfig;
+  readonly jsonp: JsonpConfig;
+  readonly idempotency: IdempotencyConfig;
+  readonly blobs: BlobConfig;
 }
+
+/** The rate-limit headers (IETF draft-ietf-httpapi-ratelimit-headers) a browser script may read. */
+export const RATE_LIMIT_HEADERS: readonly string[] = ['RateLimit', 'RateLimit-Policy', 'Retry-After'];
+
+export const DEFAULT_CORS: CorsConfig = {
+  origins: '*',
+  credentials: false,
+  maxAge: 7200,
+  allowedHeaders: [
+    'Accept', 'Accept-Language', 'Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'If-Modified-Since',
+    'If-Unmodified-Since', 'If-Range', 'Range', 'Prefer', 'Idempotency-Key', 'Api-Version', 'X-Request-Id', 'Last-Event-ID',
+  ],
+  exposedHeaders: [
+    'Content-Range', 'Accept-Range', 'Accept-Ranges', 'Link', 'Location', 'ETag', 'Last-Modified', 'Preference-Applied',
+    'Idempotent-Replayed', 'Deprecation', 'Sunset', 'X-Request-Id', ...RATE_LIMIT_HEADERS,
+  ],
+};
 
 export const DEFAULT_LIMITS: Limits = {
   bodyBytes: 1024 * 1024,
@@ -224,11 +280,17 @@ export const DEFAULT_CONFIG: CarteConfig = {
   trustProxy: false,
   dbPoolSize: 10,
   events: DEFAULT_EVENTS,
+  cors: DEFAULT_CORS,
+  jsonp: { enabled: true, unsafeMethods: false },
+  idempotency: { ttlSeconds: 24 * 60 * 60, waitSeconds: 30 },
+  blobs: {},
 };
 
-export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits' | 'auth' | 'rateLimits' | 'events'>> & {
-  limits?: Partial<Limits>;
-  auth?: Partial<AuthConfig>;
+/** Sections merged member by member across layers (a layer may set one member only). */
+const SECTIONS = ['limits', 'cors', 'jsonp', 'idempotency', 'blobs', 'auth', 'hosts'] as const;
+type Section = (typeof SECTIONS)[number];
+
+export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
   rateLimits?: Partial<RateLimitConfig>;
   events?: EventsOverrides;
 };
@@ -236,9 +298,11 @@ export type ConfigOverrides = Partial<Omit<CarteConfig, 'limits' | 'auth' | 'rat
 function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
-  if (spec.limits && typeof spec.limits === 'object') out.limits = spec.limits as Partial<Limits>;
-  if (spec.events && typeof spec.events === 'object') out.events = spec.events as EventsOverrides;
-  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'auth', 'rateLimits', 'hosts', 'hsts', 'trustProxy', 'dbPoolSize'] as const) {
+  for (const section of [...SECTIONS, 'rateLimits', 'events'] as const) {
+    const value = spec[section];
+    if (value && typeof value === 'object' && !Array.isArray(value)) (out as Record<string, unknown>)[section] = value;
+  }
+  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'hsts', 'trustProxy', 'dbPoolSize'] as const) {
     if (spec[key] !== undefined) (out as Record<string, unknown>)[key] = spec[key];
   }
   return out;
@@ -290,6 +354,22 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     if (value) events[key] = (DURATIONS as readonly string[]).includes(key) && !/^\d+(\.\d+)?$/.test(value) ? value : Number(value);
   }
   if (Object.keys(events).length > 0) out.events = events;
+  const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+  const flag = (v: string) => v === 'true' || v === '1' || v === 'yes';
+  const cors: Record<string, unknown> = {};
+  if (env.CARTE_CORS_ORIGINS) cors.origins = env.CARTE_CORS_ORIGINS.trim() === '*' ? '*' : list(env.CARTE_CORS_ORIGINS);
+  if (env.CARTE_CORS_CREDENTIALS) cors.credentials = flag(env.CARTE_CORS_CREDENTIALS);
+  if (env.CARTE_CORS_MAX_AGE) cors.maxAge = Number(env.CARTE_CORS_MAX_AGE);
+  if (Object.keys(cors).length > 0) out.cors = cors;
+  const jsonp: Record<string, unknown> = {};
+  if (env.CARTE_JSONP_ENABLED) jsonp.enabled = flag(env.CARTE_JSONP_ENABLED);
+  if (env.CARTE_JSONP_UNSAFE_METHODS) jsonp.unsafeMethods = flag(env.CARTE_JSONP_UNSAFE_METHODS);
+  if (Object.keys(jsonp).length > 0) out.jsonp = jsonp;
+  const idempotency: Record<string, unknown> = {};
+  if (env.CARTE_IDEMPOTENCY_TTL_SECONDS) idempotency.ttlSeconds = Number(env.CARTE_IDEMPOTENCY_TTL_SECONDS);
+  if (env.CARTE_IDEMPOTENCY_WAIT_SECONDS) idempotency.waitSeconds = Number(env.CARTE_IDEMPOTENCY_WAIT_SECONDS);
+  if (Object.keys(idempotency).length > 0) out.idempotency = idempotency;
+  if (env.CARTE_BLOBS_DIR) out.blobs = { dir: env.CARTE_BLOBS_DIR };
   return out as ConfigOverrides;
 }
 
@@ -297,17 +377,20 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
   let config: CarteConfig = DEFAULT_CONFIG;
   const problems: string[] = [];
   for (const layer of [fromSchema(schemaConfig), ...layers]) {
-    const { limits, auth, rateLimits, hosts, events, ...rest } = layer;
-    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-    config = {
-      ...config,
-      ...defined,
-      limits: { ...config.limits, ...(limits ?? {}) },
-      auth: { ...config.auth, ...(auth ?? {}) },
-      rateLimits: { ...config.rateLimits, ...(rateLimits ?? {}), resources: { ...config.rateLimits.resources, ...(rateLimits?.resources ?? {}) } },
-      ...(hosts || config.hosts ? { hosts: { ...config.hosts, ...(hosts ?? {}) } } : {}),
-      events: { ...config.events, ...resolveEvents(events, problems) },
-    };
+    const merged: Record<string, unknown> = { ...config };
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if ((SECTIONS as readonly string[]).includes(key)) {
+        const defined = Object.fromEntries(Object.entries(value as object).filter(([, v]) => v !== undefined));
+        merged[key] = { ...((config[key as Section] ?? {}) as object), ...defined };
+      } else if (key === 'rateLimits') {
+        const rate = value as Partial<RateLimitConfig>;
+        merged.rateLimits = { ...config.rateLimits, ...rate, resources: { ...config.rateLimits.resources, ...(rate.resources ?? {}) } };
+      } else if (key === 'events') {
+        merged.events = { ...config.events, ...resolveEvents(value as EventsOverrides, problems) };
+      } else merged[key] = value;
+    }
+    config = merged as unknown as CarteConfig;
   }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0–65535 (got ${config.port})`);
   for (const [k, v] of Object.entries(config.limits)) if (!Number.isInteger(v) || v < 1) problems.push(`limits.${k} must be a positive integer (got ${String(v)})`);
@@ -336,6 +419,19 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
       problems.push(`events.${k} must be ${duration ? 'a positive duration (seconds, or 7d, 12h, 30m, 45s, 250ms)' : 'a positive integer'} (got ${String(v)})`);
     }
   }
+  const { cors, jsonp, idempotency, blobs } = config;
+  if (cors.origins !== '*' && (!Array.isArray(cors.origins) || cors.origins.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/\s]+$/.test(o)))) {
+    problems.push("cors.origins must be '*' or a list of origins such as https://app.example.com (scheme and host, no path)");
+  }
+  if (cors.credentials === true && cors.origins === '*') problems.push('cors.credentials needs an explicit list of cors.origins (browsers refuse credentials with *)');
+  if (!Number.isInteger(cors.maxAge) || cors.maxAge < 0) problems.push(`cors.maxAge must be a number of seconds (got ${String(cors.maxAge)})`);
+  for (const key of ['allowedHeaders', 'exposedHeaders'] as const) {
+    if (!Array.isArray(cors[key]) || cors[key].some((h) => typeof h !== 'string' || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h))) problems.push(`cors.${key} must be a list of header names`);
+  }
+  if (typeof jsonp.enabled !== 'boolean' || typeof jsonp.unsafeMethods !== 'boolean') problems.push('jsonp.enabled and jsonp.unsafeMethods are true or false');
+  if (!Number.isInteger(idempotency.ttlSeconds) || idempotency.ttlSeconds < 1) problems.push(`idempotency.ttlSeconds must be a positive integer (got ${String(idempotency.ttlSeconds)})`);
+  if (!Number.isFinite(idempotency.waitSeconds) || idempotency.waitSeconds < 0) problems.push(`idempotency.waitSeconds must be a number of seconds (got ${String(idempotency.waitSeconds)})`);
+  if (blobs.dir !== undefined && (typeof blobs.dir !== 'string' || blobs.dir === '')) problems.push('blobs.dir must be a directory path');
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
 }

@@ -108,6 +108,22 @@ export const demoSchema = defineApi({
       },
     },
   },
+  // SPEC §4.10, seed 003's versioning example: before v1, a client's address was one string
+  // ("12 rue de la Paix, Paris, 75002") and clients had no createdAt. v0 is still served,
+  // deprecated, at /v0 (or /clients with Api-Version: 0).
+  previousVersion: {
+    version: 0,
+    deprecation: '2025-01-01T00:00:00Z',
+    sunset: '2027-01-01T00:00:00Z',
+    resources: {
+      clients: {
+        omit: ['createdAt'],
+        fields: {
+          address: { join: 'address', parts: ['street', 'city', 'zipCode'], separator: ', ' },
+        },
+      },
+    },
+  },
   actions: {
     'calculator/sum': {
       summary: 'Adds numbers',

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Auth } from '../auth/auth.js';
 import type { Credentials } from '../auth/authenticate.js';
+import { hintsOf } from './rest/rewrite.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { RateState } from '../auth/rate-limit.js';
 import type { CarteConfig } from '../config/config.js';
@@ -97,10 +98,13 @@ export function credentialsOf(request: FastifyRequest): Credentials {
   const accessToken = query && typeof query === 'object' ? query.access_token : undefined;
   const upgrade = String(request.headers.upgrade ?? '').toLowerCase() === 'websocket';
   const eventStream = String(request.headers.accept ?? '').includes('text/event-stream');
-  const jsonp = pathOf(request).endsWith('.jsonp');
+  // A `.jsonp` request is rewritten before routing, its access_token copied to Authorization
+  // (src/protocols/rest/jsonp.ts): that is one credential, not two.
+  const jsonp = pathOf(request).endsWith('.jsonp') || hintsOf(request)?.jsonp !== undefined;
+  const copied = jsonp && accessToken !== undefined && request.headers.authorization === `Bearer ${String(accessToken)}`;
   return {
     authorization: request.headers.authorization,
-    ...(accessToken !== undefined ? { accessToken } : {}),
+    ...(accessToken !== undefined && !copied ? { accessToken } : {}),
     queryAllowed: upgrade || eventStream || jsonp,
   };
 }

@@ -119,6 +119,36 @@ export interface ConfigSpec {
   [section: string]: unknown;
 }
 
+/**
+ * How a field of the previous version is computed from the current item (SPEC §4.10):
+ * `from` renames a field; `join` shows an object field's parts as one string (seed 003:
+ * v1 `address` "1 Microsoft Way, Redmond, WA, 98053" ↔ v2 `{streetAddress, city, state, zipCode}`).
+ * Both run both ways: reads render the old shape, writes through the old version are converted.
+ */
+export type PreviousFieldSpec =
+  | { from: string }
+  | { join: string; parts: readonly string[]; separator?: string };
+
+export interface PreviousResourceSpec {
+  /** Current fields the previous version does not show (kept as they are by its writes). */
+  omit?: readonly string[];
+  /** Fields of the previous version, by their old name. */
+  fields?: Record<string, PreviousFieldSpec>;
+}
+
+/** The one older major version a schema may keep alive (seed 004: at most two in parallel). */
+export interface PreviousVersionSpec {
+  /** Its number: `/v<version>`; lower than `api.version`. */
+  version: number;
+  /** When it was deprecated (RFC 9745 `Deprecation`), an ISO 8601 date-time. */
+  deprecation: string | Date;
+  /** When it stops answering (RFC 8594 `Sunset`), an ISO 8601 date-time. */
+  sunset: string | Date;
+  /** A page about moving to the current version (`Link: <…>; rel="deprecation"`). */
+  link?: string;
+  resources?: Record<string, PreviousResourceSpec>;
+}
+
 export interface ApiSpec {
   api: {
     name: string;
@@ -128,6 +158,8 @@ export interface ApiSpec {
   };
   resources: Record<string, ResourceSpec>;
   actions?: Record<string, ActionSpec>;
+  /** One older major version still served, with its per-resource mapping (SPEC §4.10). */
+  previousVersion?: PreviousVersionSpec;
   config?: ConfigSpec;
 }
 
@@ -216,9 +248,33 @@ export interface ResourceModel {
   readonly defaultAction: string | null;
 }
 
+export type PreviousFieldModel =
+  | { readonly kind: 'rename'; readonly name: string; readonly source: string }
+  | { readonly kind: 'join'; readonly name: string; readonly source: string; readonly parts: readonly string[]; readonly separator: string };
+
+export interface PreviousResourceModel {
+  /** Current fields hidden from the previous version. */
+  readonly omit: ReadonlySet<string>;
+  /** Old name → mapping. */
+  readonly fields: ReadonlyMap<string, PreviousFieldModel>;
+  /** Current (source) field → mapping. */
+  readonly bySource: ReadonlyMap<string, PreviousFieldModel>;
+}
+
+export interface PreviousVersionModel {
+  readonly version: number;
+  readonly deprecation: Date;
+  readonly sunset: Date;
+  readonly link: string | null;
+  /** Resources whose representation differs; the others are the same in both versions. */
+  readonly resources: ReadonlyMap<string, PreviousResourceModel>;
+}
+
 export interface ApiModel {
   readonly name: string;
   readonly version: number;
+  /** The older major version still served, or null. */
+  readonly previous: PreviousVersionModel | null;
   readonly description: string | undefined;
   readonly casing: 'camel' | 'snake';
   readonly resources: ReadonlyMap<string, ResourceModel>;

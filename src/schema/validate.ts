@@ -14,6 +14,9 @@ import {
   type FieldModel,
   type FieldSpec,
   type FieldType,
+  type PreviousFieldModel,
+  type PreviousResourceModel,
+  type PreviousVersionModel,
   type RelationModel,
   type ResourceModel,
   type ResourceSpec,
@@ -103,7 +106,7 @@ class Checker {
       this.fail([], 'the schema must be an object with `api` and `resources`');
       return null;
     }
-    this.unknownKeys(spec, new Set(['api', 'resources', 'actions', 'config']), []);
+    this.unknownKeys(spec, new Set(['api', 'resources', 'actions', 'previousVersion', 'config']), []);
     const api = spec.api;
     let name = 'Carte API';
     let version = 1;
@@ -155,6 +158,7 @@ class Checker {
       }
     }
     if (spec.config !== undefined && !this.isObject(spec.config)) this.fail(['config'], 'expected an object');
+    const previous = spec.previousVersion === undefined ? null : this.previousVersion(spec.previousVersion, version, partial, casing);
     if (this.problems.length > 0) return null;
     const resources = new Map<string, ResourceModel>();
     for (const [resourceName, r] of partial) {
@@ -163,6 +167,7 @@ class Checker {
     return {
       name,
       version,
+      previous,
       description,
       casing,
       resources,
@@ -560,6 +565,124 @@ class Checker {
       access,
       resource,
     };
+  }
+
+  /**
+   * `previousVersion` (SPEC §4.10): one older major version, its dates, and per resource
+   * the fields it hides (`omit`) and the fields it shows differently (`from`, `join`).
+   */
+  private previousVersion(raw: unknown, current: number, resources: Map<string, PartialResource>, casing: 'camel' | 'snake'): PreviousVersionModel | null {
+    const path = ['previousVersion'];
+    if (!this.isObject(raw)) {
+      this.fail(path, 'expected { version, deprecation, sunset, resources }');
+      return null;
+    }
+    this.unknownKeys(raw, new Set(['version', 'deprecation', 'sunset', 'link', 'resources']), path);
+    const version = raw.version;
+    if (!Number.isInteger(version) || (version as number) < 0 || (version as number) >= current) {
+      this.fail([...path, 'version'], `expected an integer from 0 to ${current - 1} (lower than api.version ${current})`);
+    }
+    const date = (key: 'deprecation' | 'sunset'): Date | null => {
+      const value = raw[key];
+      const d = value instanceof Date ? value : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : null;
+      if (!d || Number.isNaN(d.getTime())) {
+        this.fail([...path, key], `expected an ISO 8601 date-time such as 2026-12-31T00:00:00Z (${key === 'sunset' ? 'RFC 8594 Sunset' : 'RFC 9745 Deprecation'})`);
+        return null;
+      }
+      return d;
+    };
+    const deprecation = date('deprecation');
+    const sunset = date('sunset');
+    if (deprecation && sunset && sunset < deprecation) this.fail([...path, 'sunset'], 'the sunset comes after the deprecation');
+    let link: string | null = null;
+    if (raw.link !== undefined) {
+      if (typeof raw.link !== 'string' || !/^https?:\/\/\S+$/.test(raw.link)) this.fail([...path, 'link'], 'expected an absolute http(s) URL');
+      else link = raw.link;
+    }
+    const mapped = new Map<string, PreviousResourceModel>();
+    if (raw.resources !== undefined && !this.isObject(raw.resources)) this.fail([...path, 'resources'], 'expected an object of resource mappings');
+    else for (const [name, spec] of Object.entries((raw.resources ?? {}) as Record<string, unknown>)) {
+      const rpath = [...path, 'resources', name];
+      const resource = resources.get(name);
+      if (!resource) {
+        this.fail(rpath, `'${name}' is not a resource (${[...resources.keys()].join(', ')})`);
+        continue;
+      }
+      if (!this.isObject(spec)) {
+        this.fail(rpath, 'expected { omit, fields }');
+        continue;
+      }
+      this.unknownKeys(spec, new Set(['omit', 'fields']), rpath);
+      const omit = new Set<string>();
+      if (spec.omit !== undefined) {
+        if (!Array.isArray(spec.omit)) this.fail([...rpath, 'omit'], 'expected a list of current field names');
+        else for (const f of spec.omit) {
+          if (typeof f !== 'string' || !resource.fields.has(f)) this.fail([...rpath, 'omit'], `'${String(f)}' is not a field of ${name}`);
+          else if (resource.fields.get(f)?.required) this.fail([...rpath, 'omit'], `'${f}' is required in the current version; the previous version could not create ${name}`);
+          else omit.add(f);
+        }
+      }
+      const fields = new Map<string, PreviousFieldModel>();
+      const bySource = new Map<string, PreviousFieldModel>();
+      if (spec.fields !== undefined && !this.isObject(spec.fields)) this.fail([...rpath, 'fields'], 'expected an object of old field names');
+      else for (const [oldName, fieldRaw] of Object.entries((spec.fields ?? {}) as Record<string, unknown>)) {
+        const fpath = [...rpath, 'fields', oldName];
+        this.fieldName(oldName, fpath, casing);
+        if (!this.isObject(fieldRaw)) {
+          this.fail(fpath, 'expected { from: <field> } or { join: <object field>, parts: [...], separator }');
+          continue;
+        }
+        const source = typeof fieldRaw.from === 'string' ? fieldRaw.from : typeof fieldRaw.join === 'string' ? fieldRaw.join : null;
+        const sourceField = source === null ? undefined : resource.fields.get(source);
+        if ((fieldRaw.from === undefined) === (fieldRaw.join === undefined)) {
+          this.fail(fpath, 'expected exactly one of `from` (a rename) or `join` (an object field shown as one string)');
+          continue;
+        }
+        if (!sourceField || source === null) {
+          this.fail(fpath, `'${String(fieldRaw.from ?? fieldRaw.join)}' is not a field of ${name}`);
+          continue;
+        }
+        if (bySource.has(source) || omit.has(source)) this.fail(fpath, `'${source}' is already mapped or omitted`);
+        let model: PreviousFieldModel;
+        if (fieldRaw.from !== undefined) {
+          this.unknownKeys(fieldRaw, new Set(['from']), fpath);
+          model = { kind: 'rename', name: oldName, source };
+        } else {
+          this.unknownKeys(fieldRaw, new Set(['join', 'parts', 'separator']), fpath);
+          const props = sourceField.spec.properties;
+          if (sourceField.type !== 'object' || !props) {
+            this.fail([...fpath, 'join'], `'${source}' must be an object field with properties`);
+            continue;
+          }
+          const parts = fieldRaw.parts;
+          if (!Array.isArray(parts) || parts.length === 0) {
+            this.fail([...fpath, 'parts'], `expected the properties of ${source} in order, e.g. [${Object.keys(props).join(', ')}]`);
+            continue;
+          }
+          for (const part of parts) {
+            const p = typeof part === 'string' ? props[part] : undefined;
+            if (!p) this.fail([...fpath, 'parts'], `'${String(part)}' is not a property of ${source}`);
+            else if (!['string', 'integer', 'number'].includes(p.type)) this.fail([...fpath, 'parts'], `'${part}' is ${p.type}; only string and number properties can be joined`);
+          }
+          const separator = fieldRaw.separator ?? ', ';
+          if (typeof separator !== 'string' || separator === '') this.fail([...fpath, 'separator'], 'expected a non-empty string');
+          model = { kind: 'join', name: oldName, source, parts: parts as string[], separator: String(separator) };
+        }
+        if (fields.has(oldName)) this.fail(fpath, `'${oldName}' is mapped twice`);
+        fields.set(oldName, model);
+        bySource.set(source, model);
+      }
+      // An old name may reuse its source's name (address ↔ address) but not another current field's.
+      for (const [oldName, model] of fields) {
+        const clash = resource.fields.get(oldName);
+        if (clash && oldName !== model.source && !bySource.has(oldName) && !omit.has(oldName)) {
+          this.fail([...rpath, 'fields', oldName], `'${oldName}' is still a field of ${name} in the previous version; omit or map it too`);
+        }
+      }
+      mapped.set(name, { omit, fields, bySource });
+    }
+    if (!deprecation || !sunset || !Number.isInteger(version)) return null;
+    return { version: version as number, deprecation, sunset, link, resources: mapped };
   }
 
   /** Names every relation both ways and refuses ambiguous or colliding names. */

@@ -4,7 +4,7 @@
  * event without its change) and handed over again once the transaction has committed
  * (fan-out to subscribers). The recorder is the seam the events room plugs into.
  */
-import type { Condition, Key, NewEvent, ReadPlan, ReadResult, Row, SearchTarget, StoredEvent, StoreWriter, Suggestion, WordHit } from '../store/store.js';
+import type { Condition, IdempotencyClaim, IdempotencyRecord, Key, NewEvent, ReadPlan, ReadResult, Row, SearchTarget, StoredEvent, StoreWriter, Suggestion, WordHit } from '../store/store.js';
 import type { CallContext } from './types.js';
 
 export interface Change {
@@ -61,5 +61,17 @@ export class WriteTx implements StoreWriter {
   }
   appendEvent(event: NewEvent): Promise<StoredEvent> {
     return this.inner.appendEvent(event);
+  }
+  idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+    return this.inner.idempotencyRecord(scope, key, now);
+  }
+  claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyRecord | null> {
+    return this.inner.claimIdempotencyKey(claim);
+  }
+  completeIdempotencyKey(scope: string, key: string, response: unknown, expiresAt: Date): Promise<void> {
+    return this.inner.completeIdempotencyKey(scope, key, response, expiresAt);
+  }
+  releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+    return this.inner.releaseIdempotencyKey(scope, key);
   }
 }

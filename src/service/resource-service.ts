@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import { evaluateRule, rowMeets, type Operation } from '../auth/rules.js';
+import { principalKey } from '../auth/principal.js';
 import { CarteError, errors, type FieldError } from '../errors.js';
 import { encodeCursor } from '../query/cursor.js';
 import { parseListQuery } from '../query/parse.js';
@@ -13,8 +14,13 @@ import { acceptRange, parseRange } from '../query/parse-range.js';
 import { parseFilters } from '../query/parse-filter.js';
 import { foldText } from '../query/text.js';
 import { DEFAULT_QUERY_LIMITS, type FieldSelection, type ListQuery, type QueryInput, type QueryLimits, type RawFilter, type SelectionItemInput } from '../query/types.js';
-import type { ActionModel, ApiModel, Json, JsonObject, ResourceModel } from '../schema/types.js';
+import type { ActionModel, ApiModel, FieldModel, Json, JsonObject, ResourceModel } from '../schema/types.js';
 import { StoreConflictError, StoreValueError, type Condition, type Key, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
+import { BlobInterruptedError, BlobMissingError, BlobTooLargeError, type BlobStore } from '../store/blob-store.js';
+import { acceptsMediaType, blobContent, isBlobMeta, mediaTypeOf, orphanedBlobs, type BlobContent, type BlobMeta, type BlobUpload } from './blobs.js';
+import { DEFAULT_IDEMPOTENCY, fingerprintOf, IdempotencyKeys, parseIdempotencyKey, type IdempotencyOptions, type IdempotencyScope } from './idempotency.js';
+import { itemLinks, relationSegment, type ItemLink, type LinkLevel } from './links.js';
+import { VersionMapper } from './versions.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
 import { itemHref, Presenter, versionTag } from './present.js';
 import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
@@ -23,6 +29,10 @@ import { WriteTx, type Change, type ChangeRecorder } from './changes.js';
 
 export interface ServiceOptions {
   readonly limits?: Partial<QueryLimits> & { readonly bulkItems?: number; readonly globalSearchMaxRange?: number };
+  /** `Idempotency-Key` retention and waiting (SPEC §4.7). */
+  readonly idempotency?: IdempotencyOptions;
+  /** Where blob bytes live (SPEC §4.9); without one, blob operations answer 501. */
+  readonly blobs?: BlobStore;
 }
 
 interface ActionRuntime {
@@ -42,6 +52,10 @@ export class ResourceService {
   private readonly globalMaxRange: number;
   private readonly ajv: Ajv2020 = createAjv();
   private readonly recorders: ChangeRecorder[] = [];
+  /** The previous major version's mapping (SPEC §4.10). */
+  readonly versions: VersionMapper;
+  readonly idempotency: IdempotencyKeys;
+  private readonly blobs: BlobStore | null;
 
   constructor(
     api: ApiModel,
@@ -59,6 +73,19 @@ export class ResourceService {
     }
     for (const action of api.actions.values()) this.registerAction(action);
     this.presenter = new Presenter(api, () => ({ kind: 'true' }));
+    this.versions = new VersionMapper(api, this.limits);
+    this.idempotency = new IdempotencyKeys(store, options.idempotency ?? DEFAULT_IDEMPOTENCY);
+    this.blobs = options.blobs ?? null;
+  }
+
+  /** `/v1` — the path prefix of the version the caller addressed (hrefs in bodies use it). */
+  prefixOf(ctx: CallContext): string {
+    return this.versions.prefix(ctx.apiVersion);
+  }
+
+  /** Hypermedia links of a stored row for this caller (SPEC §4.8). */
+  private linksOf(ctx: CallContext, resource: ResourceModel, row: Row, level: LinkLevel): ItemLink[] {
+    return itemLinks({ api: this.api, principal: ctx.principal, baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx), segment: relationSegment }, resource, row, level);
   }
 
   private registerAction(model: ActionModel): void {
@@ -156,7 +183,7 @@ export class ResourceService {
 
   async list(ctx: CallContext, resourceName: string, input: QueryInput, parent?: ParentScope): Promise<ListResult> {
     const resource = this.resource(resourceName);
-    const query = this.parseQuery(resource, input);
+    const query = this.parseQuery(resource, this.versions.query(resource, input, ctx.apiVersion));
     const access = this.readCondition(ctx, resource);
     const scope = await this.parentCondition(ctx, this.store, resource, parent);
     return this.runList(ctx, resource, query, and(queryCondition(query), access, scope.condition), resource.singular);
@@ -178,7 +205,11 @@ export class ResourceService {
         });
       }
     }
-    const items = await this.presenterFor(ctx).present(this.store, resource, result.rows, query.fields, { baseUrl: ctx.baseUrl, prefix: this.prefix });
+    const presented = await this.presenterFor(ctx).present(this.store, resource, result.rows, query.fields, { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) });
+    const items = presented.map((item) => this.versions.outgoing(resource, item, ctx.apiVersion));
+    // SPEC §4.8: collection items carry only `self` unless `fields` asks for `links`.
+    const level: LinkLevel | null = !query.fields ? 'self' : query.fields.links ? 'full' : null;
+    const links = level ? result.rows.map((row) => this.linksOf(ctx, resource, row, level)) : undefined;
     const first = plan.after ? 0 : plan.offset;
     const lastRow = result.rows[result.rows.length - 1];
     return {
@@ -192,19 +223,23 @@ export class ResourceService {
       limit: plan.limit,
       cursorPage: plan.after !== null,
       acceptRange: acceptRange(unit, resource.maxRange),
+      ...(links ? { links } : {}),
+      columns: this.versions.fieldNames(resource, ctx.apiVersion),
     };
   }
 
   async get(ctx: CallContext, resourceName: string, rawId: unknown, options: { fields?: string; selection?: readonly SelectionItemInput[]; parent?: ParentScope } = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
-    const selection = this.selectionOf(resource, options);
+    const selection = this.selectionOf(ctx, resource, options);
     const access = this.readCondition(ctx, resource);
     const scope = await this.parentCondition(ctx, this.store, resource, options.parent);
     const id = this.requireKey(resource, rawId);
     const row = await this.store.get(resource.name, id);
     if (!row || !(await this.visible(this.store, resource, row, and(access, scope.condition)))) throw errors.notFound(resource.singular, rawId);
-    const [data] = await this.presenterFor(ctx).present(this.store, resource, [row], selection, { baseUrl: ctx.baseUrl, prefix: this.prefix });
-    return this.itemResult(resource, row, data as Row);
+    const [data] = await this.presenterFor(ctx).present(this.store, resource, [row], selection, { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) });
+    const result = this.itemResult(resource, row, this.versions.outgoing(resource, data as Row, ctx.apiVersion));
+    // SPEC §4.8: links unless `fields` leaves them out.
+    return !selection || selection.links ? { ...result, links: this.linksOf(ctx, resource, row, 'full') } : result;
   }
 
   /** Whether a fetched row meets a condition (owner rules, nested scope), without another query when trivially true. */
@@ -224,20 +259,24 @@ export class ResourceService {
     };
   }
 
-  /** A `fields` notation or structured selection, checked (400 on unknown names). */
-  private selectionOf(resource: ResourceModel, options: { fields?: string; selection?: readonly SelectionItemInput[] }): FieldSelection | null {
+  /** A `fields` notation or structured selection, in the caller's API version, checked (400 on unknown names). */
+  private selectionOf(ctx: CallContext, resource: ResourceModel, options: { fields?: string; selection?: readonly SelectionItemInput[] }): FieldSelection | null {
     if (!options.fields && options.selection === undefined) return null;
-    return this.parseQuery(resource, { ...(options.fields ? { fields: options.fields } : {}), ...(options.selection ? { selection: options.selection } : {}) }).fields;
+    const input = { ...(options.fields ? { fields: options.fields } : {}), ...(options.selection ? { selection: options.selection } : {}) };
+    return this.parseQuery(resource, this.versions.query(resource, input, ctx.apiVersion)).fields;
   }
 
-  /** Present one written row the way a GET would (without `fields`, or with the write's selection). */
-  private async written(ctx: CallContext, resource: ResourceModel, row: Row, selection: FieldSelection | null = null): Promise<ItemResult> {
-    if (selection) {
-      const [data] = await this.presenterFor(ctx).present(this.store, resource, [row], selection, { baseUrl: ctx.baseUrl, prefix: this.prefix });
-      return this.itemResult(resource, row, data as Row);
-    }
-    const data = this.presenter.shape(resource, row, null, { baseUrl: ctx.baseUrl, prefix: this.prefix });
-    return this.itemResult(resource, row, data);
+  /**
+   * Present one written row the way a GET would: without `fields`, or with the write's
+   * selection (relations embedded in batches); a deleted row carries no links.
+   */
+  private async written(ctx: CallContext, resource: ResourceModel, row: Row, options: { selection?: FieldSelection | null; links?: boolean } = {}): Promise<ItemResult> {
+    const selection = options.selection ?? null;
+    const present = { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) };
+    const data = selection ? ((await this.presenterFor(ctx).present(this.store, resource, [row], selection, present))[0] as Row) : this.presenter.shape(resource, row, null, present);
+    const result = this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion));
+    const links = options.links !== false && (!selection || selection.links);
+    return links ? { ...result, links: this.linksOf(ctx, resource, row, 'full') } : result;
   }
 
   // -------------------------------------------------------------------------------------
@@ -246,7 +285,7 @@ export class ResourceService {
   async search(ctx: CallContext, resourceName: string, input: QueryInput): Promise<SearchResult> {
     const resource = this.resource(resourceName);
     if (resource.searchFields.length === 0) throw errors.noRoute('GET', `${this.prefix}/${resource.name}/search`);
-    const query = this.parseQuery(resource, input, true);
+    const query = this.parseQuery(resource, this.versions.query(resource, input, ctx.apiVersion), true);
     const access = this.readCondition(ctx, resource);
     const list = await this.runList(ctx, resource, query, and(queryCondition(query), access), 'search');
     // The dictionary spans every row: under an owner rule it would leak the words of others' rows.
@@ -294,11 +333,14 @@ export class ResourceService {
         after: null,
         count: 'none',
       });
-      for (const row of result.rows) items.set(`${name}/${String(row.id)}`, this.presenter.shape(resource, row, null, { baseUrl: ctx.baseUrl, prefix: this.prefix }));
+      for (const row of result.rows) {
+        const shaped = this.presenter.shape(resource, row, null, { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) });
+        items.set(`${name}/${String(row.id)}`, this.versions.outgoing(resource, shaped, ctx.apiVersion));
+      }
     }
     const results = hits
       .filter((h) => items.has(`${h.resource}/${String(h.id)}`))
-      .map((h) => ({ resource: h.resource, id: h.id, href: itemHref(ctx.baseUrl, this.prefix, h.resource, h.id), score: h.score, item: items.get(`${h.resource}/${String(h.id)}`) as Row }));
+      .map((h) => ({ resource: h.resource, id: h.id, href: itemHref(ctx.baseUrl, this.prefixOf(ctx), h.resource, h.id), score: h.score, item: items.get(`${h.resource}/${String(h.id)}`) as Row }));
     return { results, first: page.offset, last: page.offset + results.length - 1, total, limit: page.limit, acceptRange: acceptRange('search', this.globalMaxRange) };
   }
 
@@ -308,20 +350,34 @@ export class ResourceService {
   async create(ctx: CallContext, resourceName: string, body: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
     const decision = this.access(ctx, resource, 'create');
-    const selection = this.selectionOf(resource, options);
+    const selection = this.selectionOf(ctx, resource, options);
     const validator = this.validator(resource);
-    const object = validator.asObject(body);
+    const object = validator.asObject(this.versions.incoming(resource, body, ctx.apiVersion, 'create'));
     if ('id' in object) {
       throw errors.invalidItem(resource.singular, [
-        { field: 'id', error: 'readOnly', error_description: `The id of a ${resource.singular} is assigned by the server; to choose it, PUT ${this.prefix}/${resource.name}/{id}` },
+        { field: 'id', error: 'readOnly', error_description: `The id of a ${resource.singular} is assigned by the server; to choose it, PUT ${this.prefixOf(ctx)}/${resource.name}/{id}` },
       ]);
     }
-    const row = await this.write(ctx, async (tx) => {
+    const once: IdempotencyScope | null = options.idempotencyKey === undefined ? null : {
+      scope: principalKey(ctx.principal),
+      key: parseIdempotencyKey(options.idempotencyKey),
+      fingerprint: fingerprintOf({ operation: 'create', resource: resource.name, parent: options.parent ?? null, version: this.versions.versionOf(ctx.apiVersion), body }),
+    };
+    const outcome = await this.write(ctx, async (tx) => {
+      // SPEC §4.7: the key is claimed and completed in the row's own transaction — a duplicate
+      // waits for this commit and replays it; a crash leaves neither the row nor the key.
+      if (once) {
+        const prior = await this.idempotency.claim(tx, once);
+        if (prior) return { row: (prior.response as { row: Row }).row, replayed: true };
+      }
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       const values = this.prepareCreate(resource, object, scope, decision.owner);
-      return this.insertChecked(tx, resource, values, null);
+      const row = await this.insertChecked(tx, resource, values, null);
+      if (once) await this.idempotency.complete(tx, once, { resource: resource.name, row });
+      return { row, replayed: false };
     });
-    return this.written(ctx, resource, row, selection);
+    const result = await this.written(ctx, resource, outcome.row, { selection });
+    return outcome.replayed ? { ...result, replayed: true } : result;
   }
 
   private validator(resource: ResourceModel): BodyValidator {
@@ -447,9 +503,9 @@ export class ResourceService {
   /** PUT on an item: replace it, or create it with that id (201). */
   async replace(ctx: CallContext, resourceName: string, rawId: unknown, body: unknown, options: WriteOptions = {}): Promise<{ result: ItemResult; created: boolean }> {
     const resource = this.resource(resourceName);
-    const selection = this.selectionOf(resource, options);
+    const selection = this.selectionOf(ctx, resource, options);
     const validator = this.validator(resource);
-    const object = validator.asObject(body);
+    const object = validator.asObject(this.versions.incoming(resource, body, ctx.apiVersion, 'replace'));
     const id = this.parseKey(resource, rawId);
     if (id === null) {
       throw errors.invalidItem(resource.singular, [
@@ -460,7 +516,7 @@ export class ResourceService {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
       return this.replaceOne(ctx, tx, resource, id, object, options.ifMatch, scope);
     });
-    return { result: await this.written(ctx, resource, outcome.row, selection), created: outcome.created };
+    return { result: await this.written(ctx, resource, outcome.row, { selection }), created: outcome.created };
   }
 
   private async replaceOne(
@@ -491,7 +547,9 @@ export class ResourceService {
     const decision = this.access(ctx, resource, 'update');
     if (!(await this.visible(tx, resource, current, decision.condition))) throw notOwned(resource, decision.owner, 'change');
     this.checkIfMatch(resource, current, ifMatch);
-    const values = this.prepareCreate(resource, object, scope, decision.owner, prefix);
+    // SPEC §4.10: a PUT through the previous version keeps what that version cannot see.
+    const visibleObject = this.versions.keepHidden(resource, object, current, ctx.apiVersion);
+    const values = this.prepareCreate(resource, visibleObject, scope, decision.owner, prefix);
     return { row: await this.updateChecked(tx, resource, current, values, prefix), created: false };
   }
 
@@ -517,9 +575,9 @@ export class ResourceService {
   /** PATCH: RFC 7396 merge patch onto the stored item. */
   async update(ctx: CallContext, resourceName: string, rawId: unknown, patch: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
-    const selection = this.selectionOf(resource, options);
+    const selection = this.selectionOf(ctx, resource, options);
     const validator = this.validator(resource);
-    const object = validator.asObject(patch);
+    const object = validator.asObject(this.versions.incoming(resource, patch, ctx.apiVersion, 'patch'));
     const id = this.requireKey(resource, rawId);
     const row = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
@@ -540,13 +598,13 @@ export class ResourceService {
       if (problems.length > 0) throw errors.invalidItem(resource.singular, problems);
       return this.updateChecked(tx, resource, current, values);
     });
-    return this.written(ctx, resource, row, selection);
+    return this.written(ctx, resource, row, { selection });
   }
 
   /** Deletes an item; returns it as it was (for `Prefer: return=representation`). */
   async delete(ctx: CallContext, resourceName: string, rawId: unknown, options: WriteOptions = {}): Promise<ItemResult> {
     const resource = this.resource(resourceName);
-    const selection = this.selectionOf(resource, options);
+    const selection = this.selectionOf(ctx, resource, options);
     const id = this.requireKey(resource, rawId);
     const row = await this.write(ctx, async (tx) => {
       const scope = await this.parentCondition(ctx, tx, resource, options.parent);
@@ -558,7 +616,7 @@ export class ResourceService {
       await this.deleteChecked(tx, resource, current);
       return current;
     });
-    return this.written(ctx, resource, row, selection);
+    return this.written(ctx, resource, row, { selection, links: false });
   }
 
   /** Deletes a row after settling what refers to it: restrict (409), cascade, or set null. */
@@ -602,7 +660,18 @@ export class ResourceService {
       return out;
     });
     if (changes.length > 0) for (const recorder of this.recorders) recorder.committed(changes, ctx);
+    if (this.blobs && changes.length > 0) await this.dropOrphanedBlobs(changes);
     return result;
+  }
+
+  /** After a commit: blob files no row refers to any more (deleted items, replaced blobs). */
+  private async dropOrphanedBlobs(changes: readonly Change[]): Promise<void> {
+    const blobs = this.blobs as BlobStore;
+    for (const change of changes) {
+      const resource = this.api.resources.get(change.resource);
+      if (!resource || resource.blobFields.length === 0) continue;
+      for (const ref of orphanedBlobs(resource.blobFields, change.before, change.after)) await blobs.remove(ref).catch(() => undefined);
+    }
   }
 
   private async record(tx: WriteTx, change: Change): Promise<void> {
@@ -618,6 +687,7 @@ export class ResourceService {
   /** PUT on a collection: replace (or create) every item of the body, all or nothing. */
   async bulkReplace(ctx: CallContext, resourceName: string, body: unknown, options: WriteOptions = {}): Promise<ItemResult[]> {
     const resource = this.resource(resourceName);
+    body = this.versions.incoming(resource, body, ctx.apiVersion, 'replace');
     if (!Array.isArray(body)) {
       throw errors.invalidItem(resource.singular, [{ field: '', error: 'type', error_description: `The body must be a JSON array of ${resource.name}, each with its id` }]);
     }
@@ -659,7 +729,7 @@ export class ResourceService {
     if (filters.length === 0 && !options.parent) {
       throw errors.invalidRequest(`Deleting a whole collection needs at least one filter (e.g. ${this.prefix}/${resource.name}?id[gte]=1 to delete every ${resource.singular}).`);
     }
-    const terms = parseFilters(resource, filters, this.limits);
+    const terms = parseFilters(resource, this.versions.filters(resource, filters, ctx.apiVersion), this.limits);
     const read = this.readCondition(ctx, resource);
     const del = this.access(ctx, resource, 'delete').condition;
     return this.write(ctx, async (tx) => {
@@ -713,6 +783,134 @@ export class ResourceService {
     }
     return output;
   }
+
+  /** An operation under an `Idempotency-Key` (SPEC §4.7): run once; duplicates replay, or wait for, the first. */
+  async actionOnce(ctx: CallContext, rpcName: string, input: unknown, item: { resource: string; id: unknown } | undefined, idempotencyKey: string): Promise<ActionOutcome> {
+    const id: IdempotencyScope = {
+      scope: principalKey(ctx.principal),
+      key: parseIdempotencyKey(idempotencyKey),
+      fingerprint: fingerprintOf({ operation: 'action', action: rpcName, item: item ? { resource: item.resource, id: String(item.id) } : null, input }),
+    };
+    const { value, replayed } = await this.idempotency.once(id, () => this.action(ctx, rpcName, input, item));
+    return { result: value, replayed };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Blobs (SPEC §4.9): bytes in the BlobStore, metadata in the row, changed in a transaction.
+
+  private blobField(resource: ResourceModel, name: string, method: string): FieldModel {
+    const field = resource.fields.get(name);
+    if (!field || field.type !== 'blob') throw errors.noRoute(method, `${this.prefix}/${resource.name}/{id}/${name}`);
+    return field;
+  }
+
+  private requireBlobs(): BlobStore {
+    if (!this.blobs) throw errors.notImplemented('This server keeps no blob storage');
+    return this.blobs;
+  }
+
+  /** RFC 9110 §13.1.1 on the blob's own ETag; `requireIfMatch` asks for one once a blob exists. */
+  private checkBlobMatch(resource: ResourceModel, value: unknown, ifMatch: readonly string[] | undefined): void {
+    const meta = isBlobMeta(value) ? value : null;
+    if (ifMatch === undefined) {
+      if (resource.requireIfMatch && meta) throw errors.preconditionRequired(resource.singular);
+      return;
+    }
+    if (ifMatch.includes('*') ? !meta : !meta || !ifMatch.includes(meta.etag)) throw errors.preconditionFailed('The blob has changed since the ETag given in If-Match');
+  }
+
+  /** The row a blob belongs to, if the caller may see it (and, for writes, change it). */
+  private async blobRow(ctx: CallContext, resource: ResourceModel, rawId: unknown, operation: 'read' | 'update'): Promise<Row> {
+    const id = this.requireKey(resource, rawId);
+    const row = await this.store.get(resource.name, id);
+    if (!row || !(await this.canSee(ctx, this.store, resource, row, { kind: 'true' }))) throw errors.notFound(resource.singular, rawId);
+    if (operation === 'update') {
+      const decision = this.access(ctx, resource, 'update');
+      if (!(await this.visible(this.store, resource, row, decision.condition))) throw errors.notFound(resource.singular, rawId);
+    }
+    return row;
+  }
+
+  async getBlob(ctx: CallContext, resourceName: string, rawId: unknown, fieldName: string): Promise<BlobContent> {
+    const resource = this.resource(resourceName);
+    const field = this.blobField(resource, fieldName, 'GET');
+    const blobs = this.requireBlobs();
+    const row = await this.blobRow(ctx, resource, rawId, 'read');
+    const meta = row[field.name];
+    if (!isBlobMeta(meta)) throw new CarteError('not_found', `The ${resource.singular} '${String(rawId)}' has no ${field.name}`);
+    const content = blobContent(blobs, meta);
+    return {
+      ...content,
+      open: async (start, end) => {
+        try {
+          return await content.open(start, end);
+        } catch (e) {
+          // Replaced between reading the row and opening the file: the old bytes are gone.
+          if (e instanceof BlobMissingError) throw errors.conflict(`The ${field.name} was replaced while it was being read; request it again`);
+          throw e;
+        }
+      },
+    };
+  }
+
+  async putBlob(ctx: CallContext, resourceName: string, rawId: unknown, fieldName: string, upload: BlobUpload): Promise<BlobContent> {
+    const resource = this.resource(resourceName);
+    const field = this.blobField(resource, fieldName, 'PUT');
+    const blobs = this.requireBlobs();
+    const limits = field.blob as NonNullable<FieldModel['blob']>;
+    // Everything that can be refused is refused before a byte is read.
+    const current = await this.blobRow(ctx, resource, rawId, 'update');
+    const type = mediaTypeOf(upload.contentType);
+    if (!type || !acceptsMediaType(field, type)) throw errors.unsupportedMediaType(type ?? 'none', limits.mediaTypes);
+    if (upload.length !== undefined && upload.length > limits.maxBytes) throw errors.payloadTooLarge(limits.maxBytes);
+    this.checkBlobMatch(resource, current[field.name], upload.ifMatch);
+    let stored;
+    try {
+      stored = await blobs.put(upload.stream, limits.maxBytes);
+    } catch (e) {
+      if (e instanceof BlobTooLargeError) throw errors.payloadTooLarge(limits.maxBytes);
+      if (e instanceof BlobInterruptedError) throw errors.invalidBody(`The upload of ${field.name} ended before its end; nothing was kept`);
+      throw e;
+    }
+    const meta: BlobMeta = { ref: stored.ref, contentType: type, size: stored.size, etag: `"${stored.digest}"`, updatedAt: new Date().toISOString() };
+    try {
+      await this.write(ctx, async (tx) => {
+        const row = await tx.get(resource.name, current.id as Key);
+        if (!row) throw errors.notFound(resource.singular, rawId);
+        this.checkBlobMatch(resource, row[field.name], upload.ifMatch);
+        const changed: Row = { [field.name]: meta };
+        if (resource.timestamps.updatedAt) changed[resource.timestamps.updatedAt] = meta.updatedAt;
+        const after = (await tx.update(resource.name, row.id as Key, changed)) as Row;
+        await this.record(tx, { type: 'updated', resource: resource.name, id: row.id as Key, before: row, after, fields: Object.keys(changed) });
+      });
+    } catch (e) {
+      await blobs.remove(stored.ref);
+      throw e;
+    }
+    return blobContent(blobs, meta);
+  }
+
+  async deleteBlob(ctx: CallContext, resourceName: string, rawId: unknown, fieldName: string, ifMatch?: readonly string[]): Promise<void> {
+    const resource = this.resource(resourceName);
+    const field = this.blobField(resource, fieldName, 'DELETE');
+    this.requireBlobs();
+    const current = await this.blobRow(ctx, resource, rawId, 'update');
+    await this.write(ctx, async (tx) => {
+      const row = await tx.get(resource.name, current.id as Key);
+      if (!row || !isBlobMeta(row[field.name])) throw new CarteError('not_found', `The ${resource.singular} '${String(rawId)}' has no ${field.name}`);
+      this.checkBlobMatch(resource, row[field.name], ifMatch);
+      const changed: Row = { [field.name]: null };
+      if (resource.timestamps.updatedAt) changed[resource.timestamps.updatedAt] = new Date().toISOString();
+      const after = (await tx.update(resource.name, row.id as Key, changed)) as Row;
+      await this.record(tx, { type: 'updated', resource: resource.name, id: row.id as Key, before: row, after, fields: Object.keys(changed) });
+    });
+  }
+}
+
+export interface ActionOutcome {
+  readonly result: Json;
+  /** The answer was remembered under the Idempotency-Key (SPEC §4.7). */
+  readonly replayed: boolean;
 }
 
 /**

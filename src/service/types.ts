@@ -5,12 +5,18 @@
 import type { Principal } from '../auth/principal.js';
 import type { CountMode, QueryInput, RawFilter, SelectionItemInput } from '../query/types.js';
 import type { Key, Row } from '../store/store.js';
+import type { ItemLink } from './links.js';
 
 export interface CallContext {
   readonly principal: Principal;
   /** `http://host:port` the caller reached; hrefs in bodies are absolute (SPEC §4.3). */
   readonly baseUrl: string;
   readonly requestId?: string;
+  /**
+   * The API major version the caller addressed (SPEC §4.10); the current one when absent.
+   * Bodies are read and written in that version's shape and hrefs use its prefix.
+   */
+  readonly apiVersion?: number;
 }
 
 /** A nested route's parent: `/v1/clients/7/orders` → relation `orders` of client 7. */
@@ -30,6 +36,8 @@ export interface WriteOptions {
   readonly fields?: string;
   /** …or a structured selection (GraphQL mutations selecting relations). */
   readonly selection?: readonly SelectionItemInput[];
+  /** `Idempotency-Key` of a create (SPEC §4.7): a repeat replays the first answer. */
+  readonly idempotencyKey?: string;
 }
 
 /** A page of related items embedded in an item (structured selections, SPEC §6). */
@@ -50,6 +58,10 @@ export interface ItemResult {
   readonly etag: string;
   /** From `updatedAt` when the resource declares it. */
   readonly lastModified: Date | null;
+  /** Hypermedia links (SPEC §4.8), when the representation carries them. */
+  readonly links?: readonly ItemLink[];
+  /** A create answered from its Idempotency-Key: the first answer, replayed. */
+  readonly replayed?: boolean;
 }
 
 export interface ListResult {
@@ -69,6 +81,10 @@ export interface ListResult {
   readonly cursorPage: boolean;
   /** `Accept-Range` value: `restaurant 50` or `search 50`. */
   readonly acceptRange: string;
+  /** Per item, its links (SPEC §4.8: `self` only unless `fields` asks for `links`); absent when left out. */
+  readonly links?: readonly (readonly ItemLink[])[];
+  /** The item's top-level names in the caller's version (CSV headers of an empty page). */
+  readonly columns?: readonly string[];
 }
 
 export interface SearchResult extends ListResult {

@@ -90,8 +90,36 @@ export interface WordHit {
   readonly score: number;
 }
 
+/**
+ * A remembered `Idempotency-Key` (SPEC §4.7), scoped to a principal. The service decides
+ * what `response` holds; the store keeps it as JSON until `expiresAt`.
+ */
+export interface IdempotencyRecord {
+  /** The principal's key (`principalKey`): keys never collide across callers. */
+  readonly scope: string;
+  readonly key: string;
+  /** Digest of the request the key was first used with; another request with the key is refused. */
+  readonly fingerprint: string;
+  /** `pending` while the first request runs outside a transaction (operations); `done` once it answered. */
+  readonly state: 'pending' | 'done';
+  /** What replays the first response (null while pending). */
+  readonly response: unknown;
+  readonly expiresAt: Date;
+}
+
+export interface IdempotencyClaim {
+  readonly scope: string;
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly now: Date;
+  /** When an unfinished claim may be taken over (a crashed request must not block its key forever). */
+  readonly expiresAt: Date;
+}
+
 export interface StoreReader {
   get(resource: string, id: Key): Promise<Row | undefined>;
+  /** The live (unexpired) record of an idempotency key, if any. */
+  idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined>;
   read(plan: ReadPlan): Promise<ReadResult>;
   count(resource: string, where: Condition): Promise<number>;
   /**
@@ -114,6 +142,17 @@ export interface StoreWriter extends StoreReader {
    * without its event, no event without its change). Returns it with its position.
    */
   appendEvent(event: NewEvent): Promise<StoredEvent>;
+  /**
+   * Claims an idempotency key in this transaction: records it `pending` and returns null
+   * when no live record exists (an expired one is replaced), or returns the live record.
+   * Concurrent claims of one key must serialize: SQLite has one writer; PostgreSQL's
+   * primary key makes the second `INSERT … ON CONFLICT DO NOTHING` wait for the first commit.
+   */
+  claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyRecord | null>;
+  /** Stores the response of a claimed key (`done`) and keeps it until `expiresAt`. */
+  completeIdempotencyKey(scope: string, key: string, response: unknown, expiresAt: Date): Promise<void>;
+  /** Forgets a claim whose request failed, so that it may be retried. */
+  releaseIdempotencyKey(scope: string, key: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -219,6 +258,8 @@ export interface Store extends StoreReader {
    * and moves the horizon past them. Returns how many were deleted.
    */
   purgeEvents(before: string, batch: number): Promise<number>;
+  /** Deletes idempotency records expired at `now`; returns how many. */
+  purgeIdempotencyKeys(now: Date): Promise<number>;
   /** The database answers (for /ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,22 +1,34 @@
 /**
  * The REST front end as a Fastify plugin: body parsers for the media types SPEC §4.2
- * accepts, the error mapping (every failure becomes a documented error, never an HTML
- * page or a stack trace), and the generated routes.
+ * accepts (JSON, merge patch, forms, XML), content negotiation of every answer, the
+ * version and JSONP handling settled before routing (SPEC §4.10, §4.11), the error
+ * mapping (every failure becomes a documented error, never an HTML page or a stack
+ * trace), and the generated routes, blobs included.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JsonpConfig } from '../../config/config.js';
 import { CarteError, errors, toCarteError } from '../../errors.js';
 import type { ResourceService } from '../../service/resource-service.js';
-import { baseUrlOf, pathOf, sendError } from './reply.js';
+import { registerBlobRoutes } from './blobs.js';
+import { parseXmlBody } from './formats/xml.js';
+import { jsonpBody } from './jsonp.js';
+import { appendLink, baseUrlOf, negotiateFormat, pathOf, routeMeta, sendError } from './reply.js';
+import { hintsOf } from './rewrite.js';
 import { registerRestRoutes, type RestOptions, type RouteInfo } from './routes.js';
-import { formToBody } from './to-input.js';
+import { formToBody, rawQuery } from './to-input.js';
+import { deprecationHeaders } from './versions.js';
 
-export const REQUEST_TYPES = ['application/json', 'application/merge-patch+json', 'application/x-www-form-urlencoded'];
+export const REQUEST_TYPES = ['application/json', 'application/merge-patch+json', 'application/x-www-form-urlencoded', 'application/xml'];
+
+/** Query parameters of a JSONP write that are not fields of its body. */
+const JSONP_CONTROL = new Set(['callback', 'method', 'access_token', 'fields', 'version']);
 
 export interface RestPluginOptions extends RestOptions {
   readonly service: ResourceService;
   readonly bodyLimit: number;
   /** Filled with the route table once routes are registered (OpenAPI reads it). */
   readonly routes: RouteInfo[];
+  readonly jsonp?: JsonpConfig;
 }
 
 /** Maps anything thrown in a request to a CarteError (Fastify's own errors included). */
@@ -56,6 +68,63 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     const resource = resourceOfUrl(service, request.url);
     done(null, formToBody(resource, form, resource ? undefined : actionInputOfUrl(service, request.url)));
   });
+  // SPEC §4.2: XML bodies in the shape of XML answers, read by the route's schema; no DTD, no entities.
+  const xmlParser = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    try {
+      done(null, parseXmlBody(String(body), request.routeOptions.config?.carteBody));
+    } catch (e) {
+      done(e as Error);
+    }
+  };
+  app.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'string', bodyLimit }, xmlParser);
+  app.addContentTypeParser(/^application\/vnd\.carte\.v\d+\+xml$/, { parseAs: 'string', bodyLimit }, xmlParser);
+  app.addContentTypeParser(/^application\/vnd\.carte\.v\d+\+json$/, { parseAs: 'string', bodyLimit }, app.getDefaultJsonParser('error', 'error'));
+
+  // Settled before routing (rewrite.ts): a bad version choice or JSONP callback is answered now.
+  app.addHook('onRequest', async (request) => {
+    const hints = hintsOf(request);
+    if (hints?.error) throw hints.error;
+    if (hints?.jsonp?.error) throw hints.jsonp.error;
+  });
+
+  app.addHook('preHandler', async (request) => {
+    const meta = routeMeta(request);
+    // SPEC §4.2: 406 before anything is done, not after a write.
+    if (meta) negotiateFormat(request, meta.produces);
+    // A JSONP write carries its fields as query parameters (SPEC §4.11).
+    const jsonp = hintsOf(request)?.jsonp;
+    if (jsonp && jsonp.method !== 'GET' && jsonp.method !== 'DELETE' && request.body === undefined) {
+      const form = new URLSearchParams();
+      for (const [k, v] of new URLSearchParams(rawQuery(request.url))) if (!JSONP_CONTROL.has(k)) form.append(k, v);
+      const resource = resourceOfUrl(service, request.url);
+      request.body = formToBody(resource, form, resource ? undefined : actionInputOfUrl(service, request.url));
+    }
+  });
+
+  const previous = service.api.previous ? deprecationHeaders(service.api.previous) : null;
+  app.addHook('onSend', async (request, reply, payload) => {
+    const hints = hintsOf(request);
+    const meta = routeMeta(request);
+    if (meta && meta.produces !== 'none') vary(reply, hints?.unversioned ? ['Accept', 'Api-Version'] : ['Accept']);
+    // RFC 9745 / RFC 8594: the previous version says it is going away, on every answer.
+    if (hints?.previous && previous) {
+      reply.header('Deprecation', previous.deprecation);
+      reply.header('Sunset', previous.sunset);
+      if (previous.link) appendLink(reply, previous.link);
+    }
+    if (!hints?.jsonp) return payload;
+    // JSONP: the script tag sees only HTTP 200; the status and headers travel in `meta`.
+    const status = reply.statusCode;
+    const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
+    const wrapped = jsonpBody(hints.jsonp.callback, status, reply.getHeaders(), text);
+    reply.code(200);
+    reply.header('Content-Type', 'application/javascript; charset=utf-8');
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.removeHeader('ETag');
+    reply.removeHeader('Last-Modified');
+    reply.removeHeader('Content-Length');
+    return wrapped;
+  });
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const carte = toHttpError(error, bodyLimit, request.headers['content-type']);
@@ -65,9 +134,22 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     return sendError(request, reply, carte, baseUrlOf(request, options.publicUrl));
   });
 
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, errors.noRoute(request.method, pathOf(request)), baseUrlOf(request, options.publicUrl)));
+  app.setNotFoundHandler((request, reply) => {
+    const hints = hintsOf(request);
+    const error = hints?.error ?? hints?.jsonp?.error ?? errors.noRoute(request.method, pathOf(request));
+    return sendError(request, reply, error, baseUrlOf(request, options.publicUrl));
+  });
 
   options.routes.push(...registerRestRoutes(app, service, options));
+  await registerBlobRoutes(app, service, options, options.routes);
+}
+
+/** Adds names to `Vary` without repeating one already there (CORS adds `Origin`). */
+function vary(reply: FastifyReply, names: readonly string[]): void {
+  const existing = String(reply.getHeader('Vary') ?? '');
+  const have = new Set(existing.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean));
+  const add = names.filter((n) => !have.has(n.toLowerCase()));
+  if (add.length > 0) reply.header('Vary', existing ? `${existing}, ${add.join(', ')}` : add.join(', '));
 }
 
 /** The resource a form body is posted to (its fields' types coerce the values). */

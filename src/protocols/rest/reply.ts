@@ -1,16 +1,44 @@
 /**
  * Writes service results as HTTP responses: status, the headers SPEC §4 names, and the
- * body in the negotiated format. Errors go out in seed 004's structure, or as RFC 9457
- * problem documents when the client prefers `application/problem+json`.
+ * body in the format negotiated from `Accept` (JSON, XML, or CSV for collections; SPEC
+ * §4.2). Conditional requests (SPEC §4.7, RFC 9110 §13) answer 304. Errors go out in
+ * seed 004's structure — as XML when XML was asked for — or as RFC 9457 problem documents
+ * when the client prefers `application/problem+json`.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_KINDS, type CarteError } from '../../errors.js';
+import { ERROR_KINDS, errors, type CarteError } from '../../errors.js';
+import type { ApiModel, ResourceModel } from '../../schema/types.js';
+import type { ItemLink } from '../../service/links.js';
 import type { ItemResult, ListResult } from '../../service/types.js';
+import { CSV_TYPE, toCsv } from './formats/csv.js';
+import { collectionNames, PLAIN_NAMES, resourceNames, toXml, type XmlNames } from './formats/xml.js';
 import { contentRange, isPartial, linkHeader } from './headers.js';
 import { negotiate } from './negotiate.js';
+import { hintsOf } from './rewrite.js';
+import { vendorTypes } from './versions.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** What a route answers with, for negotiation and XML element names. */
+export interface RouteMeta {
+  /** The representations it can produce (`none`: no negotiated body, e.g. blobs). */
+  readonly produces: 'item' | 'collection' | 'value' | 'none';
+  readonly api: ApiModel;
+  /** The resource of its items, for XML element names and CSV columns. */
+  readonly resource: ResourceModel | null;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Carte's description of a REST route. */
+    carte?: RouteMeta;
+  }
+}
+
+export function routeMeta(request: FastifyRequest): RouteMeta | undefined {
+  return request.routeOptions.config?.carte;
+}
 
 /** `http://host:port` of the request (or the configured public URL). */
 export function baseUrlOf(request: FastifyRequest, publicUrl?: string): string {
@@ -18,9 +46,23 @@ export function baseUrlOf(request: FastifyRequest, publicUrl?: string): string {
   return `${request.protocol}://${request.host}`;
 }
 
+/** The routed path (the canonical version's prefix). */
 export function pathOf(request: FastifyRequest): string {
   const i = request.url.indexOf('?');
   return i === -1 ? request.url : request.url.slice(0, i);
+}
+
+/** The path under the prefix of the version the client addressed (`/v0/clients` stays `/v0/…`). */
+export function publicPathOf(request: FastifyRequest): string {
+  const path = pathOf(request);
+  const hints = hintsOf(request);
+  if (!hints) return path;
+  return path.replace(/^\/v\d+(?=\/|$)/, `/v${hints.version}`);
+}
+
+/** The URL of a collection for its page links: a JSONP page links to JSONP pages. */
+export function listUrlOf(request: FastifyRequest, publicUrl?: string): string {
+  return `${baseUrlOf(request, publicUrl)}${publicPathOf(request)}${hintsOf(request)?.jsonp ? '.jsonp' : ''}`;
 }
 
 export function strongEtag(text: string): string {
@@ -39,28 +81,178 @@ export function noneMatch(request: FastifyRequest, etag: string): boolean {
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === opaque);
 }
 
+/**
+ * RFC 9110 §13.1.3: If-Modified-Since, only when there is no If-None-Match; HTTP dates
+ * have whole seconds.
+ */
+function notModifiedSince(request: FastifyRequest, lastModified: Date | null): boolean {
+  const header = request.headers['if-modified-since'];
+  if (!header || !lastModified || request.headers['if-none-match'] !== undefined) return false;
+  const since = Date.parse(header);
+  return Number.isFinite(since) && Math.floor(lastModified.getTime() / 1000) * 1000 <= since;
+}
+
+/**
+ * ETags from If-Match, as the service compares them: every representation of an item
+ * (XML, the previous version, a `fields` selection) carries its version's tag plus a
+ * `.variant` suffix, and any of them matches the version it was read from.
+ */
 export function ifMatchList(request: FastifyRequest): string[] | undefined {
   const header = request.headers['if-match'];
   if (header === undefined) return undefined;
-  return header.split(',').map((t) => t.trim()).filter(Boolean);
+  return header
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => t.replace(/^("[^".]*)\.[^"]*"$/, '$1"'));
 }
 
-/** Sends a JSON body, or 304 when the client's copy is current. */
-function sendJson(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown, etag?: string): FastifyReply {
-  const text = JSON.stringify(body);
+// ---------------------------------------------------------------------------------------
+// Negotiation (SPEC §4.2)
+
+export interface ResponseFormat {
+  readonly kind: 'json' | 'xml' | 'csv';
+  readonly contentType: string;
+}
+
+const JSON_FORMAT: ResponseFormat = { kind: 'json', contentType: JSON_TYPE };
+const BASE_TYPES = {
+  item: ['application/json', 'application/xml', 'text/xml'],
+  value: ['application/json', 'application/xml', 'text/xml'],
+  collection: ['application/json', 'application/xml', 'text/xml', 'text/csv'],
+} as const;
+
+const formats = new WeakMap<FastifyRequest, ResponseFormat>();
+
+function formatOfType(type: string): ResponseFormat {
+  if (type === 'text/csv') return { kind: 'csv', contentType: CSV_TYPE };
+  if (type.endsWith('xml')) return { kind: 'xml', contentType: `${type}; charset=utf-8` };
+  return type === 'application/json' ? JSON_FORMAT : { kind: 'json', contentType: `${type}; charset=utf-8` };
+}
+
+/**
+ * Chooses the response format of a route from `Accept` (q-values, then the client's order,
+ * then the server's), or throws 406 listing what the route can produce. JSONP is JSON.
+ */
+export function negotiateFormat(request: FastifyRequest, produces: RouteMeta['produces']): ResponseFormat {
+  if (produces === 'none') return JSON_FORMAT;
+  const hints = hintsOf(request);
+  if (hints?.jsonp) {
+    formats.set(request, JSON_FORMAT);
+    return JSON_FORMAT;
+  }
+  const base: readonly string[] = BASE_TYPES[produces];
+  // SPEC §4.10: `application/vnd.carte.v2+json` is JSON of version 2 (the version itself is settled before routing).
+  const vendor = hints ? vendorTypes(hints.version) : [];
+  const chosen = negotiate(request.headers.accept, [...base, ...vendor]);
+  if (chosen === null) {
+    // A client that only takes problem documents (RFC 9457) still reads JSON; its errors come as problems.
+    if (negotiate(request.headers.accept, ['application/problem+json']) !== null) return JSON_FORMAT;
+    throw errors.notAcceptable(base);
+  }
+  const format = formatOfType(chosen);
+  formats.set(request, format);
+  return format;
+}
+
+export function formatOf(request: FastifyRequest): ResponseFormat {
+  return formats.get(request) ?? JSON_FORMAT;
+}
+
+/** The suffix of an item ETag for this representation ('' for the default JSON one). */
+function variantOf(request: FastifyRequest, format: ResponseFormat): string {
+  const parts: string[] = [];
+  if (format.kind !== 'json') parts.push(format.kind);
+  const hints = hintsOf(request);
+  if (hints?.previous) parts.push(`v${hints.version}`);
+  const q = request.url.indexOf('?');
+  const fields = q === -1 ? null : new URLSearchParams(request.url.slice(q + 1)).get('fields');
+  if (fields) parts.push(`f${createHash('sha1').update(fields).digest('base64url').slice(0, 8)}`);
+  return parts.join('.');
+}
+
+function representationTag(tag: string, variant: string): string {
+  return variant ? tag.replace(/"$/, `.${variant}"`) : tag;
+}
+
+// ---------------------------------------------------------------------------------------
+// Bodies
+
+interface XmlSpec {
+  readonly root: string;
+  readonly names: XmlNames;
+  /** What the root element holds, when it is not the whole body (`{"result": 53}` → `<result>53</result>`). */
+  readonly value?: unknown;
+}
+
+interface Body {
+  readonly value: unknown;
+  readonly xml: XmlSpec;
+  /** The rows of a CSV answer (collections), and the columns an empty page still shows. */
+  readonly csv?: { readonly rows: readonly Record<string, unknown>[]; readonly columns?: readonly string[] };
+}
+
+function serialize(format: ResponseFormat, body: Body): string {
+  switch (format.kind) {
+    case 'xml':
+      return toXml(body.xml.value !== undefined ? body.xml.value : body.value, body.xml.root, body.xml.names);
+    case 'csv':
+      return toCsv(body.csv?.rows ?? (Array.isArray(body.value) ? (body.value as Record<string, unknown>[]) : [body.value as Record<string, unknown>]), body.csv?.columns);
+    default:
+      return JSON.stringify(body.value);
+  }
+}
+
+/** Sends a body in the negotiated format, or 304 when the client's copy is current. */
+function send(request: FastifyRequest, reply: FastifyReply, status: number, body: Body, etag?: string, lastModified: Date | null = null): FastifyReply {
+  const format = formatOf(request);
+  const text = serialize(format, body);
   const safe = request.method === 'GET' || request.method === 'HEAD';
   const tag = etag ?? (safe && (status === 200 || status === 206) ? strongEtag(text) : undefined);
   if (tag) reply.header('ETag', tag);
-  if (tag && safe && (status === 200 || status === 206) && noneMatch(request, tag)) {
+  if (safe && (status === 200 || status === 206) && ((tag && noneMatch(request, tag)) || notModifiedSince(request, lastModified))) {
     return reply.code(304).send();
   }
-  return reply.code(status).type(JSON_TYPE).send(text);
+  return reply.code(status).type(format.contentType).send(text);
+}
+
+function itemXml(meta: RouteMeta | undefined, fallback = 'item'): XmlSpec {
+  const resource = meta?.resource;
+  return resource && meta ? { root: resource.singular, names: resourceNames(meta.api, resource) } : { root: fallback, names: PLAIN_NAMES };
+}
+
+function collectionXml(meta: RouteMeta | undefined): XmlSpec {
+  const resource = meta?.resource;
+  return resource && meta
+    ? { root: resource.name, names: collectionNames(resource.singular, resourceNames(meta.api, resource)) }
+    : { root: 'items', names: PLAIN_NAMES };
+}
+
+/** RFC 8288: the item's links as a `Link` header, one link-value per action (`method` says which). */
+export function itemLinkHeader(links: readonly ItemLink[]): string {
+  return links.map((l) => `<${l.href}>; rel="${l.rel}"; method="${l.action}"`).join(', ');
+}
+
+/** Adds link-values to the response's `Link` header (one header, comma-separated). */
+export function appendLink(reply: FastifyReply, value: string): void {
+  if (!value) return;
+  const existing = reply.getHeader('Link');
+  reply.header('Link', existing ? `${String(existing)}, ${value}` : value);
 }
 
 export function sendItem(request: FastifyRequest, reply: FastifyReply, status: number, item: ItemResult, location?: string): FastifyReply {
   if (item.lastModified) reply.header('Last-Modified', item.lastModified.toUTCString());
   if (location) reply.header('Location', location);
-  return sendJson(request, reply, status, item.data, item.etag);
+  if (item.replayed) reply.header('Idempotent-Replayed', 'true');
+  if (item.links && item.links.length > 0) appendLink(reply, itemLinkHeader(item.links));
+  const value = item.links ? { ...item.data, links: item.links } : item.data;
+  const tag = representationTag(item.etag, variantOf(request, formatOf(request)));
+  return send(request, reply, status, { value, xml: itemXml(routeMeta(request)) }, tag, item.lastModified);
+}
+
+/** A written item's ETag for `Prefer: return=minimal` (no body, same representation rules). */
+export function itemTag(request: FastifyRequest, item: ItemResult): string {
+  return representationTag(item.etag, variantOf(request, formatOf(request)));
 }
 
 export interface ListOptions {
@@ -68,6 +260,16 @@ export interface ListOptions {
   readonly applied?: readonly string[];
   /** A body other than the bare array (search envelopes). */
   readonly body?: unknown;
+  /** XML names of that body. */
+  readonly xml?: { readonly root: string; readonly names: XmlNames };
+  /** CSV rows of that body (search results). */
+  readonly rows?: readonly Record<string, unknown>[];
+}
+
+/** Collection items with their links (SPEC §4.8: `self` only unless asked). */
+export function withLinks(result: Pick<ListResult, 'items' | 'links'>): Record<string, unknown>[] {
+  const links = result.links;
+  return links ? result.items.map((item, i) => ({ ...item, links: links[i] })) : result.items;
 }
 
 export function sendList(request: FastifyRequest, reply: FastifyReply, result: ListResult, base: string, params: URLSearchParams, options: ListOptions = {}): FastifyReply {
@@ -76,12 +278,30 @@ export function sendList(request: FastifyRequest, reply: FastifyReply, result: L
   const link = linkHeader(base, params, result);
   if (link) reply.header('Link', link);
   if (options.applied && options.applied.length > 0) reply.header('Preference-Applied', options.applied.join(', '));
-  return sendJson(request, reply, isPartial(result) ? 206 : 200, options.body ?? result.items);
+  const value = options.body ?? withLinks(result);
+  const body: Body = {
+    value,
+    xml: options.xml ?? collectionXml(routeMeta(request)),
+    csv: { rows: options.rows ?? result.items, ...(result.columns ? { columns: result.columns } : {}) },
+  };
+  return send(request, reply, isPartial(result) ? 206 : 200, body);
 }
 
-export function sendValue(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return sendJson(request, reply, status, body);
+export function sendValue(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown, xml?: { readonly root: string; readonly names?: XmlNames }): FastifyReply {
+  let spec: XmlSpec;
+  if (xml) spec = { root: xml.root, names: xml.names ?? PLAIN_NAMES };
+  else if (Array.isArray(body)) spec = collectionXml(routeMeta(request));
+  else {
+    // `{"result": 53}` is `<result>53</result>`: an object with one member is that member.
+    const keys = body && typeof body === 'object' ? Object.keys(body) : [];
+    const only = keys.length === 1 && /^[A-Za-z_][\w.-]*$/.test(keys[0] as string) && !/^xml/i.test(keys[0] as string) ? (keys[0] as string) : null;
+    spec = only ? { root: only, names: PLAIN_NAMES, value: (body as Record<string, unknown>)[only] ?? null } : { root: 'response', names: PLAIN_NAMES };
+  }
+  return send(request, reply, status, { value: body, xml: spec });
 }
+
+// ---------------------------------------------------------------------------------------
+// Errors (SPEC §4.13)
 
 /** The error body: `{error, error_description, error_uri}` plus `errors` and extras. */
 export function errorBody(error: CarteError, baseUrl: string): Record<string, unknown> {
@@ -95,12 +315,14 @@ export function errorBody(error: CarteError, baseUrl: string): Record<string, un
   return body;
 }
 
+const ERROR_TYPES = ['application/json', 'application/problem+json', 'application/xml', 'text/xml'];
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: CarteError, baseUrl: string): FastifyReply {
   for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
   // error_uri points at the developer portal, on its own host when config.hosts names one (SPEC §8).
   const body = errorBody(error, request.faces?.developer ?? baseUrl);
-  // RFC 9457 when the client prefers it over plain JSON.
-  const preferred = negotiate(request.headers.accept, ['application/json', 'application/problem+json']);
+  // JSONP and 406 answer in JSON (SPEC §4.2: the 406 body lists the types in JSON).
+  const preferred = hintsOf(request)?.jsonp || error.kind === 'not_acceptable' ? 'application/json' : negotiate(request.headers.accept, ERROR_TYPES);
   if (preferred === 'application/problem+json') {
     const { error: code, error_description: detail, error_uri: type, ...rest } = body;
     const problem = {
@@ -108,11 +330,14 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: C
       title: ERROR_KINDS[error.kind].title,
       status: error.status,
       detail,
-      instance: pathOf(request),
+      instance: publicPathOf(request),
       error: code,
       ...rest,
     };
     return reply.code(error.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(problem));
+  }
+  if (preferred === 'application/xml' || preferred === 'text/xml') {
+    return reply.code(error.status).type(`${preferred}; charset=utf-8`).send(toXml(body, 'error'));
   }
   return reply.code(error.status).type(JSON_TYPE).send(JSON.stringify(body));
 }

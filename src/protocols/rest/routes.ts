@@ -12,14 +12,19 @@ import type { ResourceService } from '../../service/resource-service.js';
 import type { CallContext, ParentScope } from '../../service/types.js';
 import type { EventHub } from '../../events/hub.js';
 import { holdItemGet } from './long-poll.js';
+import { relationSegment } from '../../service/links.js';
+import type { XmlShape } from './formats/xml.js';
+import { PLAIN_NAMES, resourceNames } from './formats/xml.js';
 import { parsePrefer } from './negotiate.js';
-import { baseUrlOf, ifMatchList, pathOf, sendItem, sendList, sendValue } from './reply.js';
+import { baseUrlOf, ifMatchList, itemTag, listUrlOf, publicPathOf, sendItem, sendList, sendValue, withLinks, type RouteMeta } from './reply.js';
+import { hintsOf } from './rewrite.js';
 import { queryToActionInput, rawQuery, toFilters, toQueryInput } from './to-input.js';
 
 export type RouteKind =
   | 'list' | 'create' | 'bulkReplace' | 'deleteMatching'
   | 'get' | 'replace' | 'update' | 'delete' | 'itemAction'
-  | 'search' | 'globalSearch' | 'action' | 'discovery';
+  | 'search' | 'globalSearch' | 'action' | 'discovery'
+  | 'getBlob' | 'putBlob' | 'deleteBlob';
 
 /** One documented route: what OpenAPI and the docs are generated from. */
 export interface RouteInfo {
@@ -39,18 +44,54 @@ export interface RestOptions {
   readonly events?: EventHub;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What an XML request body of this route becomes (the resource's or the operation's schema). */
+    carteBody?: XmlShape;
+  }
+}
+
+/** The JSON-Schema-like shape of an item, for reading XML bodies by field type. */
+export function resourceShape(resource: ResourceModel): XmlShape {
+  return { type: 'object', properties: Object.fromEntries(resource.fieldList.map((f) => [f.name, f.spec as XmlShape])) };
+}
+
+/** What each kind of route answers with (SPEC §4.2: CSV for collections only). */
+const PRODUCES: Record<RouteKind, RouteMeta['produces']> = {
+  list: 'collection',
+  create: 'item',
+  bulkReplace: 'collection',
+  deleteMatching: 'none',
+  get: 'item',
+  replace: 'item',
+  update: 'item',
+  delete: 'item',
+  itemAction: 'value',
+  search: 'collection',
+  globalSearch: 'collection',
+  action: 'value',
+  discovery: 'value',
+  getBlob: 'none',
+  putBlob: 'none',
+  deleteBlob: 'none',
+};
+
 const ALL: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 export function contextOf(request: FastifyRequest, options: RestOptions): CallContext {
-  return { principal: request.principal ?? ANONYMOUS, baseUrl: baseUrlOf(request, options.publicUrl), requestId: request.id };
+  const version = hintsOf(request)?.version;
+  return { principal: request.principal ?? ANONYMOUS, baseUrl: baseUrlOf(request, options.publicUrl), requestId: request.id, ...(version !== undefined ? { apiVersion: version } : {}) };
 }
 
-/** `orders` relation → `orders` segment; `placedOrders` → `placed-orders`. */
-export function relationSegment(relation: string): string {
-  return relation.replace(/_/g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** `Idempotency-Key` of a POST (SPEC §4.7), if any. */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const value = request.headers['idempotency-key'];
+  return Array.isArray(value) ? value.join(',') : value;
 }
+
+export { relationSegment };
 
 export function registerRestRoutes(app: FastifyInstance, service: ResourceService, options: RestOptions): RouteInfo[] {
   const table: RouteInfo[] = [];
@@ -66,7 +107,10 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
     allow.push('OPTIONS' as RouteInfo['method']);
     for (const method of methods) {
       const entry = handlers[method] as { handler: Handler; info: Omit<RouteInfo, 'method' | 'url'> };
-      app.route({ method, url, handler: entry.handler });
+      const resource = entry.info.resource ? (api.resources.get(entry.info.resource) ?? null) : null;
+      const meta: RouteMeta = { produces: PRODUCES[entry.info.kind], api, resource: entry.info.kind === 'globalSearch' ? null : resource };
+      const body = bodyShape(entry.info.kind, resource, entry.info.action);
+      app.route({ method, url, handler: entry.handler, config: { carte: meta, ...(body ? { carteBody: body } : {}) } });
       table.push({ method, url, ...entry.info });
     }
     app.route({
@@ -112,15 +156,16 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
           const prefs = parsePrefer(request.headers.prefer);
           const { input, params } = toQueryInput(request.url, prefs.count);
           const result = await service.list(ctx(request), resource.name, input, parentOf(request));
-          return sendList(request, reply, result, baseUrlOf(request, options.publicUrl) + pathOf(request), params, { applied: prefs.count ? [`count=${prefs.count}`] : [] });
+          return sendList(request, reply, result, listUrlOf(request, options.publicUrl), params, { applied: prefs.count ? [`count=${prefs.count}`] : [] });
         },
       },
       POST: {
         info: info('create', 'create'),
         handler: async (request, reply) => {
           const prefs = parsePrefer(request.headers.prefer);
-          const item = await service.create(ctx(request), resource.name, request.body, { parent: parentOf(request) });
-          const location = `${baseUrlOf(request, options.publicUrl)}${pathOf(request).replace(/\/$/, '')}/${encodeURIComponent(String(item.id))}`;
+          const key = idempotencyKeyOf(request);
+          const item = await service.create(ctx(request), resource.name, request.body, { parent: parentOf(request), ...(key !== undefined ? { idempotencyKey: key } : {}) });
+          const location = `${baseUrlOf(request, options.publicUrl)}${publicPathOf(request).replace(/\/$/, '')}/${encodeURIComponent(String(item.id))}`;
           return writeReply(request, reply, prefs, 201, item, location);
         },
       },
@@ -149,8 +194,10 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
             const { input, params } = toQueryInput(request.url, prefs.count);
             const result = await service.search(ctx(request), resource.name, input);
             const range = result.last >= result.first ? `${result.first}-${result.last}` : null;
-            const body = { count: result.total, range, query: result.query, suggestions: result.suggestions, results: result.items };
-            return sendList(request, reply, result, baseUrlOf(request, options.publicUrl) + pathOf(request), params, { body, applied: prefs.count ? [`count=${prefs.count}`] : [] });
+            const body = { count: result.total, range, query: result.query, suggestions: result.suggestions, results: withLinks(result) };
+            const names = resourceNames(api, resource);
+            const xml = { root: 'search', names: { itemName: (key: string) => (key === 'results' ? resource.singular : 'item'), child: (key: string) => (key === 'results' ? names : PLAIN_NAMES) } };
+            return sendList(request, reply, result, listUrlOf(request, options.publicUrl), params, { body, xml, rows: result.items, applied: prefs.count ? [`count=${prefs.count}`] : [] });
           },
         },
       });
@@ -174,7 +221,7 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
         handler: async (request, reply) => {
           const prefs = parsePrefer(request.headers.prefer);
           const { result, created } = await service.replace(ctx(request), resource.name, idOf(request), request.body, { parent: parentOf(request), ifMatch: ifMatchList(request) });
-          const location = created ? `${baseUrlOf(request, options.publicUrl)}${pathOf(request)}` : undefined;
+          const location = created ? `${baseUrlOf(request, options.publicUrl)}${publicPathOf(request)}` : undefined;
           return writeReply(request, reply, prefs, created ? 201 : 200, result, location);
         },
       },
@@ -226,8 +273,11 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
     const fromQuery = queryToActionInput(action.spec.input, params);
     if (input === undefined || input === null) input = Object.keys(fromQuery).length > 0 || action.spec.input?.type === 'object' ? fromQuery : null;
     else if (typeof input === 'object' && !Array.isArray(input)) input = { ...fromQuery, ...(input as Record<string, unknown>) };
-    const result = await service.action(ctx(request), action.rpcName, input, item);
-    return sendValue(request, reply, 200, { result });
+    const key = idempotencyKeyOf(request);
+    if (key === undefined) return sendValue(request, reply, 200, { result: await service.action(ctx(request), action.rpcName, input, item) });
+    const outcome = await service.actionOnce(ctx(request), action.rpcName, input, item, key);
+    if (outcome.replayed) reply.header('Idempotent-Replayed', 'true');
+    return sendValue(request, reply, 200, { result: outcome.result });
   };
 
   for (const action of api.actions.values()) {
@@ -249,7 +299,8 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
           const input = { ...(params.has('range') ? { range: params.get('range') as string } : {}), ...(params.has('limit') ? { limit: params.get('limit') as string } : {}), ...(params.has('offset') ? { offset: params.get('offset') as string } : {}) };
           const result = await service.searchAll(ctx(request), q, input);
           const list = { ...result, items: [], count: 'exact' as const, estimated: false, nextCursor: null, cursorPage: false };
-          return sendList(request, reply, list, baseUrlOf(request, options.publicUrl) + pathOf(request), params, { body: result.results });
+          const xml = { root: 'results', names: { itemName: () => 'result', child: () => PLAIN_NAMES } };
+          return sendList(request, reply, list, listUrlOf(request, options.publicUrl), params, { body: result.results, xml, rows: result.results as unknown as Record<string, unknown>[] });
         },
       },
     });
@@ -258,7 +309,7 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
   path(prefix, {
     GET: {
       info: { kind: 'discovery', resource: null, parent: null, action: null, operationId: 'discover' },
-      handler: async (request, reply) => sendValue(request, reply, 200, discovery(service, baseUrlOf(request, options.publicUrl), request.faces?.developer)),
+      handler: async (request, reply) => sendValue(request, reply, 200, discovery(service, baseUrlOf(request, options.publicUrl), hintsOf(request)?.version, request.faces?.developer), { root: 'api' }),
     },
   });
 
@@ -269,7 +320,8 @@ function writeReply(request: FastifyRequest, reply: FastifyReply, prefs: ReturnT
   if (prefs.return === 'minimal') {
     reply.header('Preference-Applied', 'return=minimal');
     if (location) reply.header('Location', location);
-    reply.header('ETag', item.etag);
+    if (item.replayed) reply.header('Idempotent-Replayed', 'true');
+    reply.header('ETag', itemTag(request, item));
     return reply.code(204).send();
   }
   if (prefs.return === 'representation') reply.header('Preference-Applied', 'return=representation');
@@ -286,14 +338,28 @@ function methodHint(method: string, url: string): string | undefined {
   return undefined;
 }
 
+/** The XML body shape of a route: its resource, its bulk array, or its operation's input. */
+function bodyShape(kind: RouteKind, resource: ResourceModel | null, action: ActionModel | null): XmlShape | undefined {
+  if (action) return action.spec.input as XmlShape | undefined;
+  if (!resource) return undefined;
+  if (kind === 'create' || kind === 'replace' || kind === 'update') return resourceShape(resource);
+  if (kind === 'bulkReplace') return { type: 'array', items: resourceShape(resource) };
+  return undefined;
+}
+
 /** `GET /v1`: every collection and operation with links (seed 003: discoverability). */
-function discovery(service: ResourceService, base: string, docsBase = base) {
+function discovery(service: ResourceService, base: string, version?: number, docsBase = base) {
   const api = service.api;
-  const prefix = service.prefix;
-  const types = ['application/json'];
+  const prefix = service.versions.prefix(version);
+  const types = ['application/json', 'application/xml'];
   return {
     name: api.name,
-    version: api.version,
+    version: service.versions.versionOf(version),
+    versions: service.versions.supported.map((v) => ({
+      version: v,
+      href: `${base}/v${v}`,
+      ...(v === api.previous?.version ? { deprecation: api.previous.deprecation.toISOString(), sunset: api.previous.sunset.toISOString() } : {}),
+    })),
     ...(api.description ? { description: api.description } : {}),
     resources: [...api.resources.values()].map((r) => ({
       name: r.name,

@@ -33,6 +33,8 @@ import {
   type WordHit,
   type EventReadPlan,
   type EventReadResult,
+  type IdempotencyClaim,
+  type IdempotencyRecord,
   type NewEvent,
   type StoredEvent,
 } from '../store.js';
@@ -40,6 +42,7 @@ import { bind, compileCondition, compileRead, pgName, quote, tableName, type Pat
 import type { AuthStore } from '../auth-store.js';
 import { AUTH_TABLES_SQL, PostgresAuthStore } from './postgres-auth-store.js';
 import { appendEvent, EVENT_TABLES_SQL, purgeEvents, readEvents } from './postgres-events.js';
+import * as idempotency from './postgres-idempotency.js';
 import { planPostgresMigration, readDatabaseShape } from './postgres-migrate.js';
 import { PostgresSearchIndex, reindex, wordQuery, type SearchShape } from './postgres-search.js';
 
@@ -118,6 +121,22 @@ class PostgresSession implements StoreWriter {
   /** SPEC §7: the change's event, in the change's transaction. */
   appendEvent(event: NewEvent): Promise<StoredEvent> {
     return appendEvent((sql, params) => this.query(sql, params), event);
+  }
+
+  // Idempotency keys (SPEC §4.7).
+  private readonly boundQuery = (sql: string, params: unknown[]) => this.query(sql, params);
+
+  idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+    return idempotency.idempotencyRecord(this.boundQuery, scope, key, now);
+  }
+  claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyRecord | null> {
+    return idempotency.claimIdempotencyKey(this.boundQuery, claim);
+  }
+  completeIdempotencyKey(scope: string, key: string, response: unknown, expiresAt: Date): Promise<void> {
+    return idempotency.completeIdempotencyKey(this.boundQuery, scope, key, response, expiresAt);
+  }
+  releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+    return idempotency.releaseIdempotencyKey(this.boundQuery, scope, key);
   }
 
   private codec(resource: string): ResourceCodec {
@@ -374,7 +393,7 @@ export class PostgresStore implements Store {
       const { rows } = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
       const current = rows[0]?.schema;
       if (!current) throw new Error('No schema to create tables in: the search_path names no existing schema (add ?schema=NAME to the URL).');
-      await createLocked(pool, lockKey(`carte:internal:${current}`), `${AUTH_TABLES_SQL}\n${EVENT_TABLES_SQL}`);
+      await createLocked(pool, lockKey(`carte:internal:${current}`), `${AUTH_TABLES_SQL}\n${EVENT_TABLES_SQL}\n${idempotency.IDEMPOTENCY_TABLES_SQL}`);
       return new PostgresStore(pool, current, options.estimateThreshold ?? 1000, new PostgresAuthStore(pool));
     } catch (e) {
       await pool.end().catch(() => undefined);
@@ -497,6 +516,14 @@ export class PostgresStore implements Store {
 
   purgeEvents(before: string, batch: number): Promise<number> {
     return this.inTransaction((query) => purgeEvents(query, before, batch));
+  }
+
+  idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+    return this.readSession.idempotencyRecord(scope, key, now);
+  }
+
+  purgeIdempotencyKeys(now: Date): Promise<number> {
+    return this.inTransaction((query) => idempotency.purgeIdempotencyKeys(query, now));
   }
 
   async ping(): Promise<void> {

@@ -14,6 +14,8 @@ import {
   type Condition,
   type EventReadPlan,
   type EventReadResult,
+  type IdempotencyClaim,
+  type IdempotencyRecord,
   type Key,
   type MigrationPlan,
   type NewEvent,
@@ -46,6 +48,41 @@ export interface SqliteStoreOptions {
 }
 
 type Kind = 'plain' | 'bool' | 'json';
+
+/** Internal table of idempotency keys; `_carte` tables are never planned as resources. */
+const IDEMPOTENCY = '"_carte_idempotency"';
+const INTERNAL_TABLES = [
+  `CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY} (
+  "scope" TEXT NOT NULL,
+  "key" TEXT NOT NULL,
+  "fingerprint" TEXT NOT NULL,
+  "state" TEXT NOT NULL,
+  "response" TEXT,
+  "expires_at" INTEGER NOT NULL,
+  PRIMARY KEY ("scope", "key")
+) WITHOUT ROWID, STRICT`,
+  `CREATE INDEX IF NOT EXISTS "_carte_idempotency_expiry" ON ${IDEMPOTENCY} ("expires_at")`,
+];
+
+interface IdempotencyRow {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  state: 'pending' | 'done';
+  response: string | null;
+  expires_at: number;
+}
+
+function decodeIdempotency(raw: IdempotencyRow): IdempotencyRecord {
+  return {
+    scope: raw.scope,
+    key: raw.key,
+    fingerprint: raw.fingerprint,
+    state: raw.state,
+    response: raw.response === null ? null : JSON.parse(raw.response),
+    expiresAt: new Date(raw.expires_at),
+  };
+}
 
 interface ResourceCodec {
   readonly resource: ResourceModel;
@@ -300,6 +337,37 @@ class SqliteSession implements StoreWriter {
     this.prepare(sql).run(...params);
   }
 
+  // Idempotency keys (SPEC §4.7): one row per (principal, key) in an internal table.
+
+  async idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+    const raw = this.prepare(`SELECT * FROM ${IDEMPOTENCY} WHERE "scope" = ? AND "key" = ? AND "expires_at" > ?`).get(scope, key, now.getTime()) as IdempotencyRow | undefined;
+    return raw ? decodeIdempotency(raw) : undefined;
+  }
+
+  async claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyRecord | null> {
+    const { scope, key } = claim;
+    this.prepare(`DELETE FROM ${IDEMPOTENCY} WHERE "scope" = ? AND "key" = ? AND "expires_at" <= ?`).run(scope, key, claim.now.getTime());
+    const inserted = this.prepare(
+      `INSERT INTO ${IDEMPOTENCY} ("scope", "key", "fingerprint", "state", "response", "expires_at") VALUES (?, ?, ?, 'pending', NULL, ?) ON CONFLICT DO NOTHING`,
+    ).run(scope, key, claim.fingerprint, claim.expiresAt.getTime());
+    if (inserted.changes === 1) return null;
+    const raw = this.prepare(`SELECT * FROM ${IDEMPOTENCY} WHERE "scope" = ? AND "key" = ?`).get(scope, key) as IdempotencyRow;
+    return decodeIdempotency(raw);
+  }
+
+  async completeIdempotencyKey(scope: string, key: string, response: unknown, expiresAt: Date): Promise<void> {
+    this.prepare(`UPDATE ${IDEMPOTENCY} SET "state" = 'done', "response" = ?, "expires_at" = ? WHERE "scope" = ? AND "key" = ?`).run(
+      JSON.stringify(response ?? null),
+      expiresAt.getTime(),
+      scope,
+      key,
+    );
+  }
+
+  async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+    this.prepare(`DELETE FROM ${IDEMPOTENCY} WHERE "scope" = ? AND "key" = ? AND "state" = 'pending'`).run(scope, key);
+  }
+
   /** Maps constraint failures to StoreConflictError; the service turns them into 409s. */
   private guard<T>(fn: () => T): T {
     try {
@@ -344,6 +412,7 @@ export class SqliteStore implements Store {
     this.writer.pragma(`synchronous = ${memory ? 'OFF' : (options.durability ?? 'full').toUpperCase()}`);
     this.writer.pragma('foreign_keys = ON');
     this.writer.pragma('busy_timeout = 5000');
+    for (const sql of INTERNAL_TABLES) this.writer.exec(sql);
     this.reader = new Database(this.file);
     this.reader.pragma('busy_timeout = 5000');
     this.reader.pragma('query_only = 1');
@@ -462,6 +531,17 @@ export class SqliteStore implements Store {
     return this.queue.run(async () => {
       if (this.closed) return 0;
       return this.writer.transaction(() => purgeEvents((sql) => this.writeSession.prepare(sql), before, batch))();
+    });
+  }
+
+  idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+    return this.readSession.idempotencyRecord(scope, key, now);
+  }
+
+  purgeIdempotencyKeys(now: Date): Promise<number> {
+    return this.queue.run(async () => {
+      if (this.closed) return 0;
+      return this.writer.prepare(`DELETE FROM ${IDEMPOTENCY} WHERE "expires_at" <= ?`).run(now.getTime()).changes;
     });
   }
 

@@ -1,0 +1,85 @@
+/**
+ * Settles, before routing, what a REST request addresses: its API version (path, media
+ * type, `Api-Version` or `?version=`, SPEC §4.10) and whether it is JSONP (`.jsonp`,
+ * SPEC §4.11). Routes exist once, under the current version's prefix: `/v0/clients` (the
+ * previous version) and `/clients` (unversioned) are routed as `/v1/clients` and carry
+ * their version in the hints the handlers read. Fastify's `rewriteUrl` runs this.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyRequest } from 'fastify';
+import type { CarteError } from '../../errors.js';
+import type { JsonpConfig } from '../../config/config.js';
+import type { ApiModel } from '../../schema/types.js';
+import { JSONP_SUFFIX, readJsonpRequest, type JsonpRequest } from './jsonp.js';
+import { chooseVersion } from './versions.js';
+
+export interface RestHints {
+  /** The API version the request addresses. */
+  readonly version: number;
+  /** It is the previous, deprecated version. */
+  readonly previous: boolean;
+  /** The path had no version (it was chosen by media type, header or query, or defaulted). */
+  readonly unversioned: boolean;
+  /** Answered instead of routing: a bad version choice, or a bad JSONP callback. */
+  readonly error?: CarteError;
+  readonly jsonp?: JsonpRequest;
+}
+
+const hints = new WeakMap<IncomingMessage, RestHints>();
+
+export function hintsOf(request: FastifyRequest | IncomingMessage): RestHints | undefined {
+  return hints.get('raw' in request ? request.raw : request);
+}
+
+const VERSIONED = /^\/v(0|[1-9]\d{0,5})(?=\/|$)/;
+
+export function createRestRewriter(api: ApiModel, jsonp: JsonpConfig): (req: IncomingMessage) => string {
+  const current = api.version;
+  const supported = api.previous ? [current, api.previous.version] : [current];
+  // First path segments that are REST (resources, search, operations): only these are versioned by hints.
+  const heads = new Set<string>(['search', ...api.resources.keys(), ...[...api.actions.values()].map((a) => a.path.split('/')[0] as string)]);
+
+  return (req) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q === -1 ? url : url.slice(0, q);
+    const query = q === -1 ? '' : url.slice(q);
+    const versioned = VERSIONED.exec(path);
+    const rest = versioned ? path.slice(versioned[0].length) : path;
+    const head = rest.split('/')[1] ?? '';
+    const isRest = (versioned && rest === '') || heads.has(head.replace(/\.jsonp$/, ''));
+    if (!isRest && !versioned) return url;
+
+    let params: URLSearchParams | null = null;
+    const paramsOf = () => (params ??= new URLSearchParams(query.slice(1)));
+    let jsonpRequest: JsonpRequest | undefined;
+    let error: CarteError | undefined;
+    if (isRest && jsonp.enabled && path.endsWith(JSONP_SUFFIX)) {
+      path = path.slice(0, -JSONP_SUFFIX.length);
+      const read = readJsonpRequest(req, paramsOf(), jsonp);
+      jsonpRequest = read.jsonp;
+      error = read.error;
+    }
+    const choice = chooseVersion(
+      {
+        ...(versioned ? { path: Number(versioned[1]) } : {}),
+        accept: req.headers.accept,
+        header: req.headers['api-version'],
+        query: query.includes('version=') ? paramsOf().get('version') : null,
+      },
+      current,
+      supported,
+    );
+    error ??= choice.error;
+    hints.set(req, {
+      version: choice.version,
+      previous: choice.version !== current,
+      unversioned: !versioned,
+      ...(error ? { error } : {}),
+      ...(jsonpRequest ? { jsonp: jsonpRequest } : {}),
+    });
+    if (!isRest || error) return url;
+    const tail = versioned ? path.slice(versioned[0].length) : path;
+    return `/v${current}${tail}${query}`;
+  };
+}
