@@ -95,3 +95,10 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     },
   };
 }
+
+/** A REST item without its hypermedia `links` (SPEC §4.8): what the other front ends and events carry. */
+export function withoutLinks<T>(body: T): T {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const { links: _links, ...rest } = body as Record<string, unknown>;
+  return rest as T;
+}

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startServer, type Response, type TestServer } from './helpers.js';
+import { startServer, withoutLinks, type Response, type TestServer } from './helpers.js';
 
 let t: TestServer;
 before(async () => {
@@ -25,7 +25,7 @@ function http(method: string, path: string, body?: unknown, headers: Record<stri
 
 async function rest(method: string, path: string, body?: unknown): Promise<Outcome & { headers: Headers }> {
   const res = await http(method, path, body, method === 'DELETE' ? { prefer: 'return=representation' } : {});
-  if (res.status < 400) return { ok: true, data: res.body, headers: res.headers };
+  if (res.status < 400) return { ok: true, data: withoutLinks(res.body), headers: res.headers };
   const e = res.body as { error: string; error_description: string; errors?: unknown; allowed?: unknown };
   return { ok: false, error: { code: e.error, status: res.status, description: e.error_description, ...(e.errors ? { errors: e.errors } : {}), ...(e.allowed ? { allowed: e.allowed } : {}) }, headers: res.headers };
 }
