@@ -88,20 +88,24 @@ export function evaluateRule(rule: AccessRule | undefined, principal: Principal,
 
 /**
  * Whether a stored row meets a condition a rule produced (`true`, `false`, an owner's `in`,
- * and their `and`): for the places that hold rows rather than run queries — event fan-out,
- * webhooks, the links an item offers. Any other condition denies.
+ * and their `and`/`or`): for the places that hold rows rather than run queries — event
+ * fan-out, webhooks, the links an item offers. A condition that cannot be judged on the row
+ * alone (a nested path, another kind) answers `undecided`: deny for data that must not leak,
+ * offer for a link the service checks again when it is followed.
  */
-export function rowMeets(condition: Condition, row: Readonly<Record<string, unknown>>): boolean {
+export function rowMeets(condition: Condition, row: Readonly<Record<string, unknown>>, undecided = false): boolean {
   switch (condition.kind) {
     case 'true':
       return true;
     case 'false':
       return false;
     case 'and':
-      return condition.items.every((c) => rowMeets(c, row));
+      return condition.items.every((c) => rowMeets(c, row, undecided));
+    case 'or':
+      return condition.items.some((c) => rowMeets(c, row, undecided));
     case 'in':
-      return condition.column.path.length === 0 && condition.values.some((v) => v === row[condition.column.field]);
+      return condition.column.path.length > 0 ? undecided : condition.values.some((v) => v === row[condition.column.field]);
     default:
-      return false;
+      return undecided;
   }
 }

@@ -4,10 +4,10 @@
  * actions, and for a state machine the transitions open from the current state.
  * Protocol-neutral data; REST renders it in bodies and as an RFC 8288 `Link` header.
  */
-import { evaluateRule, type Operation } from '../auth/rules.js';
+import { evaluateRule, rowMeets, type Operation } from '../auth/rules.js';
 import type { Principal } from '../auth/principal.js';
 import type { ApiModel, JsonObject, ResourceModel } from '../schema/types.js';
-import type { Condition, Key, Row } from '../store/store.js';
+import type { Key, Row } from '../store/store.js';
 import { itemHref } from './present.js';
 
 export interface ItemLink {
@@ -54,24 +54,7 @@ export interface LinkContext {
  */
 export function mayAct(resource: ResourceModel, operation: Operation, principal: Principal, row: Row | null): boolean {
   const decision = evaluateRule(resource.access[operation], principal, resource.name, resource, operation);
-  return decision.allowed && (row === null || holds(decision.condition, row));
-}
-
-function holds(condition: Condition, row: Row): boolean {
-  switch (condition.kind) {
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    case 'and':
-      return condition.items.every((c) => holds(c, row));
-    case 'or':
-      return condition.items.some((c) => holds(c, row));
-    case 'in':
-      return condition.column.path.length > 0 || condition.values.some((v) => v === row[condition.column.field]);
-    default:
-      return true;
-  }
+  return decision.allowed && (row === null || rowMeets(decision.condition, row, true));
 }
 
 export function itemLinks(context: LinkContext, resource: ResourceModel, row: Row, level: LinkLevel): ItemLink[] {
