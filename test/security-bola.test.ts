@@ -457,3 +457,55 @@ describe('writes cannot reach another’s rows', () => {
     assert.equal((await as(bob, 'DELETE', `/v1/comments/${mine}`)).status, 204);
   });
 });
+
+describe('long-lived connections stop with their credential', () => {
+  const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { jti: string }).jti;
+  const revoked = (description: string) => ({ type: 'error', error: 'invalid_token', error_description: description, error_uri: `${t.url}/docs/errors#invalid_token`, status: 401 });
+
+  test('a JSON-RPC call on a socket whose token was revoked is refused, and the socket closed (1008)', async () => {
+    const token = await t.mintToken('bob', []);
+    const ws = await connectWs(t.url, '/v1/ws', { headers: { authorization: `Bearer ${token}` } });
+    ws.send({ jsonrpc: '2.0', method: 'notes.get', params: { id: bobNote, fields: 'title' }, id: 1 });
+    assert.deepEqual(await ws.next(), { jsonrpc: '2.0', result: { id: bobNote, title: 'bob grocery list' }, id: 1 });
+    assert.equal(await t.server.store.auth.revokeToken(jtiOf(token), new Date().toISOString()), true);
+    ws.send({ jsonrpc: '2.0', method: 'notes.get', params: { id: bobNote }, id: 2 });
+    assert.deepEqual(await ws.next(), revoked('The access token was revoked'));
+    assert.deepEqual(await ws.closed, { code: 1008, reason: 'The access token was revoked' });
+  });
+
+  test('subscriptions end at the token’s expiry, and at the first heartbeat after a revocation (tokens and API keys)', async () => {
+    const s = await startServer({ schema, config: { events: { heartbeat: '100ms' } } });
+    try {
+      // Expiry: a timer, not a heartbeat, ends the socket.
+      const shortLived = await s.mintToken('bob', [], { ttl: 2 });
+      const expiring = await connectWs(s.url, '/v1/ws', { headers: { authorization: `Bearer ${shortLived}` } });
+      expiring.send({ type: 'subscribe', id: 'n', resource: 'notes' });
+      assert.deepEqual(await expiring.next(), { type: 'subscribed', id: 'n' });
+      assert.deepEqual(await expiring.next(), { ...revoked('The access token expired'), error_uri: `${s.url}/docs/errors#invalid_token` });
+      assert.deepEqual(await expiring.closed, { code: 1008, reason: 'The access token expired' });
+
+      const token = await s.mintToken('bob', []);
+      const ws = await connectWs(s.url, '/v1/ws', { headers: { authorization: `Bearer ${token}` } });
+      ws.send({ type: 'subscribe', id: 'n', resource: 'notes' });
+      assert.deepEqual(await ws.next(), { type: 'subscribed', id: 'n' });
+      const { key, record } = await s.server.auth.apiKeys.create({ name: 'stream', scopes: [], subject: 'bob' });
+      const sse = await openSse(`${s.url}/v1/events?resource=notes`, { authorization: `Bearer ${key}` });
+      assert.equal(sse.response.status, 200);
+      assert.equal((await s.request('POST', '/v1/notes', { token, body: { title: 'before' } })).status, 201);
+      assert.equal(((await ws.next()).event as CarteEvent).type, 'notes.created');
+      assert.equal((await sse.nextEvent()).event, 'notes.created');
+
+      assert.equal(await s.server.store.auth.revokeToken(jtiOf(token), new Date().toISOString()), true);
+      assert.deepEqual(await ws.next(), { ...revoked('The access token was revoked'), error_uri: `${s.url}/docs/errors#invalid_token` });
+      assert.deepEqual(await ws.closed, { code: 1008, reason: 'The access token was revoked' });
+
+      assert.equal(await s.server.auth.apiKeys.revoke(record.id), true);
+      const last = await sse.nextEvent();
+      assert.deepEqual([last.event, JSON.parse(last.data as string)], ['error', { error: 'invalid_token', error_description: 'The API key was revoked' }]);
+      await assert.rejects(sse.nextEvent(), /stream ended/);
+      assert.equal(s.server.events.stats().openWebSockets, 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
