@@ -80,6 +80,7 @@ export class EventHub {
   private readonly stopListening: () => void;
   private readonly onError: (error: unknown, what: string) => void;
   private readonly checkCredential: CredentialCheck | null;
+  private readonly credentialChecks = new Map<string, { readonly at: number; readonly valid: Promise<boolean> }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private purgeTimer: NodeJS.Timeout | null = null;
   private purging: Promise<number> | null = null;
@@ -262,7 +263,19 @@ export class EventHub {
    * the function that stops watching.
    */
   watchCredential(principal: Principal, onEnd: (error: CarteError) => void): () => void {
-    return watchCredential(principal, this.checkCredential, (fn) => this.onHeartbeat(fn), onEnd);
+    return watchCredential(principal, this.checkCredential ? (p) => this.checkOncePerBeat(p) : null, (fn) => this.onHeartbeat(fn), onEnd);
+  }
+
+  /** One credential read per heartbeat, however many sockets and streams share the credential. */
+  private checkOncePerBeat(principal: Principal): Promise<boolean> {
+    const key = `${principal.kind}:${principal.credentialId ?? principal.subject ?? ''}`;
+    const now = Date.now();
+    const known = this.credentialChecks.get(key);
+    if (known && now - known.at < this.config.heartbeat / 2) return known.valid;
+    if (this.credentialChecks.size >= 10_000) this.credentialChecks.clear();
+    const valid = (this.checkCredential as CredentialCheck)(principal);
+    this.credentialChecks.set(key, { at: now, valid });
+    return valid;
   }
 
   /** Null while the principal's credential still works; otherwise the error it ended with. */
