@@ -191,6 +191,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     config: config.events,
     limits: { ...DEFAULT_QUERY_LIMITS, ...config.limits },
     onError: (err, what) => app.log.error({ err }, `events: ${what} failed`),
+    // SPEC §8: a socket or stream stops when its token or key is revoked, not only at expiry.
+    checkCredential: (principal) => auth.stillValid(principal),
   });
   service.addRecorder(events.recorder);
   // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).

@@ -10,6 +10,7 @@ import { AccessTokens, type AccessTokenRequest, type SignedAccessToken, type Tok
 import { Authenticator, DEV_CLIENT } from './authenticate.js';
 import { ApiKeys, ClientRegistry } from './clients.js';
 import { OAuthServer } from './oauth-server.js';
+import type { Principal } from './principal.js';
 import { RateLimits } from './rate-limit.js';
 import { requiredScope } from './rules.js';
 import { SigningKeys } from './signing-keys.js';
@@ -30,6 +31,7 @@ export class Auth {
   /** What every token must carry, when the configuration pins it (otherwise the host decides per request). */
   readonly expect: VerifyExpectations;
   private readonly prefix: string;
+  private readonly now: () => number;
 
   constructor(
     readonly store: AuthStore,
@@ -38,6 +40,7 @@ export class Auth {
     options: AuthOptions = {},
   ) {
     const now = options.now ?? Date.now;
+    this.now = now;
     const auth = config.auth;
     this.prefix = model ? `/v${model.version}` : '/v1';
     // A retired key stays published as long as the longest-lived token it may have signed.
@@ -75,6 +78,29 @@ export class Auth {
   async issueDevToken(context: TokenContext): Promise<string> {
     const signed = await this.tokens.issue({ clientId: DEV_CLIENT, subject: 'dev', scopes: ['*'], ttl: this.config.auth.devTokenTtl }, context);
     return signed.token;
+  }
+
+  /**
+   * Whether the credential behind a principal still works — its token or key row not
+   * revoked, not expired — for connections that outlive the request that authenticated
+   * them (WebSockets, event streams). Never throws: an unreadable row counts as not valid.
+   */
+  async stillValid(principal: Principal): Promise<boolean> {
+    if (principal.kind === 'anonymous') return true;
+    const now = this.now();
+    if (principal.expiresAt !== undefined && principal.expiresAt * 1000 <= now) return false;
+    const id = principal.credentialId;
+    if (id === undefined) return false;
+    try {
+      if (principal.kind === 'key') {
+        const key = await this.store.getApiKey(id);
+        return key !== undefined && key.revokedAt === null && (key.expiresAt === null || Date.parse(key.expiresAt) > now);
+      }
+      const token = await this.store.getToken(id);
+      return token !== undefined && token.kind === 'access' && token.revokedAt === null && Date.parse(token.expiresAt) > now;
+    } catch {
+      return false;
+    }
   }
 
   /** Every scope a rule of the schema asks for (RFC 8414 `scopes_supported`). */

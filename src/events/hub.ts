@@ -12,6 +12,9 @@ import type { ApiModel, ResourceModel } from '../schema/types.js';
 import { Presenter } from '../service/present.js';
 import type { EventReadResult, Store, StoredEvent } from '../store/store.js';
 import { InProcessBus, type EventBus } from './bus.js';
+import type { Principal } from '../auth/principal.js';
+import type { CarteError } from '../errors.js';
+import { credentialEnded, watchCredential, type CredentialCheck } from './credentials.js';
 import { decodeEventCursor, encodeEventCursor } from './cursor.js';
 import { EventRecorder } from './recorder.js';
 import { EventSelection, selectEvents } from './selection.js';
@@ -28,6 +31,8 @@ export interface EventHubOptions {
   readonly bus?: EventBus;
   /** Where failures of background work go (the server's logger). */
   readonly onError?: (error: unknown, what: string) => void;
+  /** Whether a connection's credential still works (revocation); without it, only expiry ends a connection. */
+  readonly checkCredential?: CredentialCheck;
 }
 
 /** A page of the feed (`GET /v1/events`). */
@@ -74,6 +79,8 @@ export class EventHub {
   private readonly presented = new WeakMap<StoredEvent, Map<string, CarteEvent>>();
   private readonly stopListening: () => void;
   private readonly onError: (error: unknown, what: string) => void;
+  private readonly checkCredential: CredentialCheck | null;
+  private readonly credentialChecks = new Map<string, { readonly at: number; readonly valid: Promise<boolean> }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private purgeTimer: NodeJS.Timeout | null = null;
   private purging: Promise<number> | null = null;
@@ -86,6 +93,7 @@ export class EventHub {
     this.config = options.config;
     this.limits = options.limits;
     this.onError = options.onError ?? (() => undefined);
+    this.checkCredential = options.checkCredential ?? null;
     this.prefix = `/v${options.api.version}`;
     this.presenter = new Presenter(options.api, () => ({ kind: 'true' }));
     this.bus = options.bus ?? new InProcessBus((e) => this.onError(e, 'event delivery'));
@@ -247,6 +255,36 @@ export class EventHub {
         this.heartbeatTimer = null;
       }
     };
+  }
+
+  /**
+   * SPEC §8 on long-lived connections: `onEnd` hears, once, that the connection's token or
+   * key expired (at once, by a timer) or was revoked (seen at the next heartbeat). Returns
+   * the function that stops watching.
+   */
+  watchCredential(principal: Principal, onEnd: (error: CarteError) => void): () => void {
+    return watchCredential(principal, this.checkCredential ? (p) => this.checkOncePerBeat(p) : null, (fn) => this.onHeartbeat(fn), onEnd);
+  }
+
+  /** One credential read per heartbeat, however many sockets and streams share the credential. */
+  private checkOncePerBeat(principal: Principal): Promise<boolean> {
+    const key = `${principal.kind}:${principal.credentialId ?? principal.subject ?? ''}`;
+    const now = Date.now();
+    const known = this.credentialChecks.get(key);
+    if (known && now - known.at < this.config.heartbeat / 2) return known.valid;
+    if (this.credentialChecks.size >= 10_000) this.credentialChecks.clear();
+    const valid = (this.checkCredential as CredentialCheck)(principal);
+    this.credentialChecks.set(key, { at: now, valid });
+    return valid;
+  }
+
+  /** Null while the principal's credential still works; otherwise the error it ended with. */
+  async credentialError(principal: Principal): Promise<CarteError | null> {
+    if (principal.kind === 'anonymous') return null;
+    const now = Date.now();
+    const expired = principal.expiresAt !== undefined && principal.expiresAt * 1000 <= now;
+    if (!expired && (!this.checkCredential || (await this.checkCredential(principal)))) return null;
+    return credentialEnded(principal, now);
   }
 
   /** A connection was closed for reading too slowly. */

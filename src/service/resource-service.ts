@@ -631,6 +631,10 @@ export class ResourceService {
       if (onDelete === 'restrict') {
         const n = await tx.count(child.name, refers);
         if (n > 0) {
+          // SPEC §8: rows the caller cannot read never show in a count, not even in an error.
+          const read = evaluateRule(child.access.read, tx.ctx.principal, child.name, child, 'read');
+          const visible = !read.allowed ? 0 : read.condition.kind === 'true' ? n : await tx.count(child.name, and(refers, read.condition));
+          if (visible < n) throw hiddenReferences(resource, id, child, relation.field);
           throw errors.conflict(`The ${resource.singular} '${String(id)}' is referenced by ${n} ${n === 1 ? child.singular : child.name}; delete ${n === 1 ? 'it' : 'them'} first`, {
             referencedBy: { resource: child.name, field: relation.field, count: n },
           });
@@ -640,6 +644,10 @@ export class ResourceService {
       for (;;) {
         const batch = await tx.read({ resource: child.name, where: refers, order: [{ column: keyColumn(child), descending: false }], offset: 0, limit: 500, after: null, count: 'none' });
         if (batch.rows.length === 0) break;
+        // A cascade (or set null) never reaches rows the caller could not delete (or change)
+        // itself: deleting your own parent does not delete another principal's children.
+        const operation = onDelete === 'cascade' ? 'delete' : 'update';
+        if (batch.rows.some((childRow) => !this.can(tx.ctx, child.name, operation, childRow))) throw hiddenReferences(resource, id, child, relation.field);
         for (const childRow of batch.rows) {
           if (onDelete === 'cascade') await this.deleteChecked(tx, child, childRow);
           else await this.updateChecked(tx, child, childRow, { ...childRow, [relation.field]: null });
@@ -919,6 +927,16 @@ export interface ActionOutcome {
  */
 function notOwned(resource: ResourceModel, owner: { readonly field: string } | null, verb: 'change' | 'delete'): CarteError {
   return new CarteError('not_allowed', owner ? `You can only ${verb} ${resource.name} whose ${owner.field} is you` : `You may not ${verb} this ${resource.singular}`);
+}
+
+/**
+ * 409 for a delete that would reach rows the caller may not see or change (SPEC §8): the
+ * delete is refused as a whole, without saying how many such rows there are or which.
+ */
+function hiddenReferences(resource: ResourceModel, id: Key, child: ResourceModel, field: string): CarteError {
+  return errors.conflict(`The ${resource.singular} '${String(id)}' is referenced by ${child.name} you may not delete or change; it cannot be deleted`, {
+    referencedBy: { resource: child.name, field },
+  });
 }
 
 function join(prefix: string, field: string): string {

@@ -212,11 +212,17 @@ async function streamEvents(request: FastifyRequest, reply: FastifyReply, hub: E
   res.write(': connected\n\n');
   const stopBeat = hub.onHeartbeat(() => void write(': heartbeat\n\n'));
   const untrack = hub.track('sse', async () => end());
+  // SPEC §8: the stream ends when its token or key expires or is revoked (an `error` event says why).
+  const stopWatch = hub.watchCredential(options.principal, (error) => {
+    void write(`event: error\ndata: ${JSON.stringify({ error: error.code, error_description: error.description })}\n\n`);
+    end();
+  });
   const cleanUp = () => {
     closed = true;
     waiting?.();
     unsubscribe();
     stopBeat();
+    stopWatch();
     untrack();
   };
   res.once('close', cleanUp);

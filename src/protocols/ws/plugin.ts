@@ -76,6 +76,7 @@ class Connection {
   private calls = 0;
   private stopBeat: (() => void) | null = null;
   private untrack: (() => void) | null = null;
+  private stopWatch: (() => void) | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -94,6 +95,8 @@ class Connection {
     }
     this.untrack = hub.track('websocket', () => this.shutdown());
     this.stopBeat = hub.onHeartbeat(() => this.beat());
+    // SPEC §8: the socket ends when its token or key expires or is revoked.
+    this.stopWatch = hub.watchCredential(this.ctx.principal, (error) => this.endCredential(error));
     socket.on('pong', () => {
       this.alive = true;
     });
@@ -149,6 +152,8 @@ class Connection {
 
   private async subscribe(message: Extract<ClientMessage, { type: 'subscribe' }>): Promise<void> {
     const { id } = message;
+    const ended = await this.hub.credentialError(this.ctx.principal);
+    if (ended) return this.endCredential(ended);
     if (this.subscriptions.has(id)) return this.fail(errors.invalidRequest(`A subscription '${id}' is already open on this socket; unsubscribe first or choose another id.`), id);
     if (this.subscriptions.size >= this.hub.config.maxSubscriptions) {
       return this.fail(errors.invalidRequest(`At most ${this.hub.config.maxSubscriptions} subscriptions may be open on one socket.`), id);
@@ -191,6 +196,8 @@ class Connection {
 
   private async rpc(payload: unknown): Promise<void> {
     const dispatch = this.options.rpc;
+    const ended = await this.hub.credentialError(this.ctx.principal);
+    if (ended) return this.endCredential(ended);
     let answer: unknown | null;
     if (!dispatch) answer = methodNotFound(payload);
     else {
@@ -238,6 +245,14 @@ class Connection {
     this.send(errorMessage(error, errorBody(error, this.ctx.baseUrl), id));
   }
 
+  /** The credential stopped working: say why, then close with 1008 (policy violation). */
+  private endCredential(error: CarteError): void {
+    if (this.closed) return;
+    this.fail(error);
+    this.cleanUp();
+    this.socket.close(CLOSE.policyViolation, error.description.slice(0, 120));
+  }
+
   /** Shutdown (SPEC §11): close with 1001, resolved once the socket is closed. */
   private shutdown(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -255,6 +270,7 @@ class Connection {
     for (const entry of this.subscriptions.values()) if (entry !== 'pending') entry();
     this.subscriptions.clear();
     this.stopBeat?.();
+    this.stopWatch?.();
     this.untrack?.();
   }
 }
