@@ -61,7 +61,8 @@ export const serveCommand: Command = {
       if (stopping) return;
       stopping = true;
       server.app.log.info({ signal }, 'shutting down');
-      const force = setTimeout(() => process.exit(1), 10_000);
+      // close() is bounded by shutdownTimeout; this is the last resort if the store hangs.
+      const force = setTimeout(() => process.exit(1), server.config.shutdownTimeout + 5000);
       force.unref();
       server.close().then(
         () => process.exit(0),
