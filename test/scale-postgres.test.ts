@@ -83,11 +83,13 @@ if (!testPgUrl()) {
       await database.drop();
     });
 
-    test('both instances use the log bus, connected', async () => {
+    test('both instances are ready and use the log bus, connected', async () => {
       for (const t of [a, b]) {
         const ready = await t.get('/ready');
         assert.equal(ready.status, 200);
-        assert.deepEqual(ready.body, { status: 'ready', events: { bus: 'log', connected: true } });
+        assert.deepEqual(ready.body, { status: 'ready' });
+        assert.equal(t.server.events.bus.stats().kind, 'log');
+        assert.equal(await metric(t, 'carte_event_bus_connected'), 1);
       }
     });
 

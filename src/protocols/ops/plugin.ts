@@ -76,18 +76,16 @@ export function installOps(app: FastifyInstance, options: OpsOptions): void {
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/ready', async (request, reply) => {
-    const bus = events.bus.stats();
-    const detail = { events: { bus: bus.kind, connected: bus.connected } };
     // A stopping instance is taken out of rotation before its connections close.
     if (events.isClosing) {
-      return reply.code(503).send({ status: 'stopping', error: 'service_unavailable', error_description: 'The server is shutting down', ...detail });
+      return reply.code(503).send({ status: 'stopping', error: 'service_unavailable', error_description: 'The server is shutting down' });
     }
     try {
       await pingWithin(store, readyTimeout);
-      return { status: 'ready', ...detail };
+      return { status: 'ready' };
     } catch (e) {
       request.log.warn({ err: e }, 'readiness: the database does not answer');
-      return reply.code(503).send({ status: 'unavailable', error: 'service_unavailable', error_description: 'The database does not answer', ...detail });
+      return reply.code(503).send({ status: 'unavailable', error: 'service_unavailable', error_description: 'The database does not answer' });
     }
   });
 
