@@ -27,6 +27,11 @@ export interface EventBus {
   publish(events: readonly StoredEvent[]): void;
   /** Hears every committed batch; returns the function that stops listening. */
   listen(listener: BusListener): () => void;
+  /**
+   * Events this process appended in a transaction not yet committed (they may still roll
+   * back): a bus that hears its own commits from outside may skip reading them back.
+   */
+  expect?(events: readonly StoredEvent[]): void;
   /** What /metrics shows of the bus (SPEC §11). */
   stats(): BusStats;
   close(): Promise<void>;

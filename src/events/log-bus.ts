@@ -20,6 +20,8 @@ const PAGE = 500;
 /** When the log cannot be read (the database is away), the read is retried after this, doubling up to the max. */
 const MIN_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
+/** How long our own commit's signal waits for the commit to reach `publish` before the log is read instead. */
+const OWN_COMMIT_GRACE_MS = 1000;
 
 export interface LogBusOptions {
   readonly store: Store;
@@ -45,6 +47,9 @@ export class LogBus implements EventBus {
   /** Batches taken from our own commits without reading them back, and reads of the log. */
   private directBatches = 0;
   private reads = 0;
+  /** Positions this process appended and has not handed over yet: their signals need no read. */
+  private readonly own = new Set<number>();
+  private fallback: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly store: Store,
@@ -67,7 +72,7 @@ export class LogBus implements EventBus {
     const bounds = await store.readEvents({ after: 0, selectors: [], offset: 0, limit: 0, count: false });
     const bus = new LogBus(store, options.api, bounds.head, options.onError);
     bus.watch = store.watchCommits({
-      committed: (seq) => bus.wake(seq),
+      committed: (seq) => bus.signalled(seq),
       // Signals sent while the watch was down are lost: read whatever the log holds now.
       connected: () => bus.wake(Number.POSITIVE_INFINITY),
       lost: (e) => bus.onError(e, 'event bus connection (reconnecting)'),
@@ -107,6 +112,27 @@ export class LogBus implements EventBus {
         this.wake(last.seq);
       }
     }
+  }
+
+  expect(events: readonly StoredEvent[]): void {
+    for (const event of events) this.own.add(event.seq);
+  }
+
+  /**
+   * A commit signal. Our own commit's signal often arrives before the commit is handed to
+   * `publish`: reading then would find what `publish` brings anyway. Events of other
+   * instances before ours have their own, earlier signals. Should `publish` never come (a
+   * failure after the commit), a late read makes sure the event is delivered.
+   */
+  private signalled(seq: number): void {
+    if (!this.own.has(seq)) return this.wake(seq);
+    if (this.fallback || this.closed) return;
+    this.fallback = setTimeout(() => {
+      this.fallback = null;
+      const missing = [...this.own].filter((s) => s > this.delivered);
+      if (missing.length > 0) this.wake(Math.max(...missing));
+    }, OWN_COMMIT_GRACE_MS);
+    this.fallback.unref();
   }
 
   /** The log holds events up to `seq`: read what has not been delivered. */
@@ -156,6 +182,8 @@ export class LogBus implements EventBus {
 
   private deliver(batch: readonly StoredEvent[]): void {
     this.delivered = (batch[batch.length - 1] as StoredEvent).seq;
+    // Delivered, or rolled back (a position below one delivered never commits later).
+    for (const seq of this.own) if (seq <= this.delivered) this.own.delete(seq);
     for (const listener of this.listeners) {
       try {
         listener(batch);
@@ -185,6 +213,8 @@ export class LogBus implements EventBus {
     this.closed = true;
     this.local = [];
     if (this.retry) clearTimeout(this.retry);
+    if (this.fallback) clearTimeout(this.fallback);
+    this.own.clear();
     await this.watch?.close();
     await this.reading;
     this.listeners.clear();
