@@ -13,6 +13,9 @@ import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
 import { EventHub } from './events/hub.js';
+import { LogBus } from './events/log-bus.js';
+import { Metrics } from './metrics/metrics.js';
+import { installOps } from './protocols/ops/plugin.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
@@ -65,6 +68,8 @@ export interface CarteServer {
   readonly isDemo: boolean;
   /** Clients, keys, tokens, the authenticator every front end calls, rate limits (SPEC §8). */
   readonly auth: Auth;
+  /** Prometheus metrics (SPEC §11); other rooms add their gauges with `metrics.registerGauge`. */
+  readonly metrics: Metrics;
   /** Things the operator should know, found when listening (plain HTTP on a public address). */
   readonly warnings: string[];
   /** Listens and returns the base URL (`http://127.0.0.1:3000`, `https://…` with TLS). */
@@ -174,27 +179,30 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     },
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
-    try {
-      await store.ping();
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', error: 'service_unavailable', error_description: 'The database does not answer' });
-    }
-  });
-
-  // SPEC §7: every change is recorded as an event in its transaction, then fanned out.
+  // SPEC §7: every change is recorded as an event in its transaction, then fanned out —
+  // SPEC §10: on PostgreSQL to every instance on the database, through the log bus.
+  const onEventsError = (err: unknown, what: string) => app.log.error({ err }, `events: ${what} failed`);
+  let bus: LogBus | null;
+  try {
+    bus = await LogBus.open({ store, api: model, onError: onEventsError });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const events = new EventHub({
     api: model,
     store,
     config: config.events,
     limits: { ...DEFAULT_QUERY_LIMITS, ...config.limits },
-    onError: (err, what) => app.log.error({ err }, `events: ${what} failed`),
+    onError: onEventsError,
+    ...(bus ? { bus } : {}),
     // SPEC §8: a socket or stream stops when its token or key is revoked, not only at expiry.
     checkCredential: (principal) => auth.stillValid(principal),
   });
   service.addRecorder(events.recorder);
+  // SPEC §11: /health, /ready, /metrics, and the request metrics every route feeds.
+  const metrics = new Metrics({ processMetrics: config.metrics.processMetrics });
+  installOps(app, { store, events, metrics, config: config.metrics, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.events.maxMessageBytes },
@@ -233,7 +241,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   await app.register(docsPlugin, { service });
   events.start();
 
-  let closed = false;
+  let closing: Promise<void> | null = null;
   const warnings: string[] = [];
   return {
     app,
@@ -247,6 +255,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     migrated,
     isDemo,
     auth,
+    metrics,
     warnings,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
@@ -261,17 +270,30 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
       }
       return `${tls ? 'https' : 'http'}://${host}:${port}`;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      // SPEC §11: answer held long polls, end event streams, close WebSockets with 1001,
-      // then stop accepting, finish in-flight requests and flush the store.
-      await events.shutdown();
-      clearInterval(purgeTimer);
-      await app.close();
-      await events.close();
-      await store.close();
-      await blobs.close();
+    close() {
+      closing ??= (async () => {
+        // SPEC §11: answer held long polls, end event streams, close WebSockets with 1001,
+        // then stop accepting, finish in-flight requests and flush the store — within
+        // `shutdownTimeout`: connections still open then are cut, so closing is bounded.
+        const bound = config.shutdownTimeout;
+        const cut = setTimeout(() => {
+          app.log.warn({ shutdownTimeout: bound }, 'shutdown: in-flight requests did not finish in time; cutting their connections');
+          const server = app.server as { closeAllConnections?: () => void };
+          server.closeAllConnections?.();
+        }, bound);
+        cut.unref();
+        try {
+          await events.shutdown(Math.min(5000, bound / 2));
+          clearInterval(purgeTimer);
+          await app.close();
+        } finally {
+          clearTimeout(cut);
+        }
+        await events.close();
+        await store.close();
+        await blobs.close();
+      })();
+      return closing;
     },
   };
 }

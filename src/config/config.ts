@@ -175,6 +175,22 @@ export interface IdempotencyConfig {
   readonly waitSeconds: number;
 }
 
+/** Prometheus `/metrics` (SPEC §11). */
+export interface MetricsConfig {
+  /** Serve `/metrics` at all (default true; false: 404). */
+  readonly enabled: boolean;
+  /**
+   * Who may read `/metrics` without a token: `loopback` (default: this machine only, e.g.
+   * a Prometheus agent or sidecar) or `any` (a trusted network). With `token` set, every
+   * caller must present it instead, from any address.
+   */
+  readonly allow: 'loopback' | 'any';
+  /** A bearer token scrapers must send (`Authorization: Bearer …`); keep it out of the schema: `CARTE_METRICS_TOKEN`. */
+  readonly token?: string;
+  /** Include Node's process metrics (CPU, memory, event-loop lag, GC) (default true). */
+  readonly processMetrics: boolean;
+}
+
 /** Large binary fields (SPEC §4.9). */
 export interface BlobConfig {
   /** Directory of blob files; default: `<db file>-blobs` next to the database (a temp dir for `sqlite::memory:`). */
@@ -210,6 +226,13 @@ export interface CarteConfig {
   readonly jsonp: JsonpConfig;
   readonly idempotency: IdempotencyConfig;
   readonly blobs: BlobConfig;
+  readonly metrics: MetricsConfig;
+  /**
+   * SIGTERM (SPEC §11): the bound, in ms, on a graceful shutdown (default 10 s) — held long
+   * polls answered, sockets closed with 1001, in-flight requests finished; connections
+   * still open when it runs out are cut. Given as seconds or with a unit (`'30s'`).
+   */
+  readonly shutdownTimeout: number;
 }
 
 /** The rate-limit headers (IETF draft-ietf-httpapi-ratelimit-headers) a browser script may read. */
@@ -284,15 +307,19 @@ export const DEFAULT_CONFIG: CarteConfig = {
   jsonp: { enabled: true, unsafeMethods: false },
   idempotency: { ttlSeconds: 24 * 60 * 60, waitSeconds: 30 },
   blobs: {},
+  metrics: { enabled: true, allow: 'loopback', processMetrics: true },
+  shutdownTimeout: 10_000,
 };
 
 /** Sections merged member by member across layers (a layer may set one member only). */
-const SECTIONS = ['limits', 'cors', 'jsonp', 'idempotency', 'blobs', 'auth', 'hosts'] as const;
+const SECTIONS = ['limits', 'cors', 'jsonp', 'idempotency', 'blobs', 'auth', 'hosts', 'metrics'] as const;
 type Section = (typeof SECTIONS)[number];
 
-export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
+export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events' | 'shutdownTimeout'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
   rateLimits?: Partial<RateLimitConfig>;
   events?: EventsOverrides;
+  /** Seconds, or a duration with a unit (`'30s'`, `'1m'`). */
+  shutdownTimeout?: number | string;
 };
 
 function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
@@ -302,7 +329,7 @@ function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
     const value = spec[section];
     if (value && typeof value === 'object' && !Array.isArray(value)) (out as Record<string, unknown>)[section] = value;
   }
-  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'hsts', 'trustProxy', 'dbPoolSize'] as const) {
+  for (const key of ['publicUrl', 'logLevel', 'durability', 'estimateThreshold', 'hsts', 'trustProxy', 'dbPoolSize', 'shutdownTimeout'] as const) {
     if (spec[key] !== undefined) (out as Record<string, unknown>)[key] = spec[key];
   }
   return out;
@@ -370,6 +397,13 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.CARTE_IDEMPOTENCY_WAIT_SECONDS) idempotency.waitSeconds = Number(env.CARTE_IDEMPOTENCY_WAIT_SECONDS);
   if (Object.keys(idempotency).length > 0) out.idempotency = idempotency;
   if (env.CARTE_BLOBS_DIR) out.blobs = { dir: env.CARTE_BLOBS_DIR };
+  const metrics: Record<string, unknown> = {};
+  if (env.CARTE_METRICS_ENABLED) metrics.enabled = flag(env.CARTE_METRICS_ENABLED);
+  if (env.CARTE_METRICS_ALLOW) metrics.allow = env.CARTE_METRICS_ALLOW;
+  if (env.CARTE_METRICS_TOKEN) metrics.token = env.CARTE_METRICS_TOKEN;
+  if (env.CARTE_METRICS_PROCESS_METRICS) metrics.processMetrics = flag(env.CARTE_METRICS_PROCESS_METRICS);
+  if (Object.keys(metrics).length > 0) out.metrics = metrics;
+  if (env.CARTE_SHUTDOWN_TIMEOUT) out.shutdownTimeout = /^\d+(\.\d+)?$/.test(env.CARTE_SHUTDOWN_TIMEOUT) ? Number(env.CARTE_SHUTDOWN_TIMEOUT) : env.CARTE_SHUTDOWN_TIMEOUT;
   return out as ConfigOverrides;
 }
 
@@ -388,6 +422,10 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
         merged.rateLimits = { ...config.rateLimits, ...rate, resources: { ...config.rateLimits.resources, ...(rate.resources ?? {}) } };
       } else if (key === 'events') {
         merged.events = { ...config.events, ...resolveEvents(value as EventsOverrides, problems) };
+      } else if (key === 'shutdownTimeout') {
+        const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : NaN;
+        if (Number.isNaN(ms) || ms < 1) problems.push(`shutdownTimeout must be a positive duration (seconds, or 30s, 1m; got ${JSON.stringify(value)})`);
+        else merged.shutdownTimeout = ms;
       } else merged[key] = value;
     }
     config = merged as unknown as CarteConfig;
@@ -419,7 +457,12 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
       problems.push(`events.${k} must be ${duration ? 'a positive duration (seconds, or 7d, 12h, 30m, 45s, 250ms)' : 'a positive integer'} (got ${String(v)})`);
     }
   }
-  const { cors, jsonp, idempotency, blobs } = config;
+  const { cors, jsonp, idempotency, blobs, metrics } = config;
+  if (typeof metrics.enabled !== 'boolean' || typeof metrics.processMetrics !== 'boolean') problems.push('metrics.enabled and metrics.processMetrics are true or false');
+  if (metrics.allow !== 'loopback' && metrics.allow !== 'any') problems.push(`metrics.allow must be loopback or any (got ${JSON.stringify(metrics.allow)})`);
+  if (metrics.token !== undefined && (typeof metrics.token !== 'string' || !/^[\x21-\x7e]{16,}$/.test(metrics.token))) {
+    problems.push('metrics.token must be at least 16 printable characters without spaces');
+  }
   if (cors.origins !== '*' && (!Array.isArray(cors.origins) || cors.origins.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/\s]+$/.test(o)))) {
     problems.push("cors.origins must be '*' or a list of origins such as https://app.example.com (scheme and host, no path)");
   }

@@ -1,8 +1,9 @@
 /**
  * The event bus: how committed events reach every subscriber, long poll and socket of
- * every instance (SPEC §10). One instance uses the in-process bus below; several instances
- * on one PostgreSQL will use a bus over LISTEN/NOTIFY (or NATS/Redis) behind the same
- * interface, so nothing above it changes.
+ * every instance (SPEC §10). One instance on SQLite uses the in-process bus below; on
+ * PostgreSQL, where several instances may share the database, the log bus
+ * (src/events/log-bus.ts, over LISTEN/NOTIFY) takes its place behind the same interface, so
+ * nothing above it changes.
  */
 import type { StoredEvent } from '../store/store.js';
 
@@ -12,10 +13,11 @@ export type BusListener = (events: readonly StoredEvent[]) => void;
  * A bus delivers each committed batch to every listener of every instance — the
  * publishing one included — once, in log order (ascending `seq`). Implementations:
  * - in-process (below): delivers the batch itself on the next turn of the event loop;
- * - PostgreSQL: `publish` sends `NOTIFY carte_events, '<first seq>:<last seq>'` after the
- *   commit; each instance's LISTEN connection reads that range from the log
- *   (`Store.readEvents`) and hands it to its listeners — the publisher too, through its
- *   own notification, never directly — so every instance sees the same order;
+ * - the log bus (PostgreSQL): each event's append runs `pg_notify('carte_events:<schema>',
+ *   '<seq>')`, delivered when its transaction commits; each instance's LISTEN connection
+ *   then reads the log after the last position it delivered (`Store.readEvents`), so every
+ *   instance sees the same order. The publisher hands its own batch over without reading
+ *   it back only when it directly follows the last position delivered;
  * - NATS/Redis: the same, carrying the events themselves, reordered by `seq` on receipt.
  * A listener that needs events it may have missed (a reconnect) reads them from the log:
  * the bus is a doorbell and a fast path, the log is the truth.
@@ -25,7 +27,29 @@ export interface EventBus {
   publish(events: readonly StoredEvent[]): void;
   /** Hears every committed batch; returns the function that stops listening. */
   listen(listener: BusListener): () => void;
+  /**
+   * Events this process appended in a transaction not yet committed (they may still roll
+   * back): a bus that hears its own commits from outside may skip reading them back.
+   */
+  expect?(events: readonly StoredEvent[]): void;
+  /** What /metrics shows of the bus (SPEC §11). */
+  stats(): BusStats;
   close(): Promise<void>;
+}
+
+export interface BusStats {
+  /** `in-process` (one instance) or `log` (instances sharing the database's log, src/events/log-bus.ts). */
+  readonly kind: 'in-process' | 'log';
+  /** The last log position handed to listeners (0 when unknown). */
+  readonly position: number;
+  /** Whether the connection that hears other instances is up (always true in process). */
+  readonly connected: boolean;
+  /** Times that connection was made again after a loss. */
+  readonly reconnects: number;
+  /** Batches of this instance's own commits handed over without reading them back. */
+  readonly directBatches: number;
+  /** Reads of the log after a signal. */
+  readonly reads: number;
 }
 
 export class InProcessBus implements EventBus {
@@ -33,6 +57,8 @@ export class InProcessBus implements EventBus {
   private queue: (readonly StoredEvent[])[] = [];
   private scheduled = false;
   private closed = false;
+  private batches = 0;
+  private position = 0;
 
   constructor(private readonly onError: (error: unknown) => void = () => undefined) {}
 
@@ -50,6 +76,8 @@ export class InProcessBus implements EventBus {
     const batches = this.queue;
     this.queue = [];
     for (const batch of batches) {
+      this.batches++;
+      for (const event of batch) this.position = Math.max(this.position, event.seq);
       for (const listener of this.listeners) {
         try {
           listener(batch);
@@ -63,6 +91,10 @@ export class InProcessBus implements EventBus {
   listen(listener: BusListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  stats(): BusStats {
+    return { kind: 'in-process', position: this.position, connected: true, reconnects: 0, directBatches: this.batches, reads: 0 };
   }
 
   async close(): Promise<void> {

@@ -99,6 +99,8 @@ export class EventHub {
     this.bus = options.bus ?? new InProcessBus((e) => this.onError(e, 'event delivery'));
     this.recorder = new EventRecorder(options.api, (events) => this.bus.publish(events));
     this.stopListening = this.bus.listen((batch) => this.dispatch(batch));
+    const bus = this.bus;
+    if (bus.expect) this.recorder.addInTransaction(async (_tx, events) => bus.expect?.(events));
   }
 
   /** Starts the background purge (retention) — once now, then every `purgeInterval`. */

@@ -262,6 +262,30 @@ export interface Store extends StoreReader {
   purgeIdempotencyKeys(now: Date): Promise<number>;
   /** The database answers (for /ready). */
   ping(): Promise<void>;
+  /**
+   * Stores several processes share (PostgreSQL) tell each process when any of them has
+   * committed events (SPEC §10); a store one process owns (SQLite) has no such method and
+   * the in-process bus suffices.
+   */
+  watchCommits?(handlers: CommitHandlers): CommitWatch;
+  close(): Promise<void>;
+}
+
+/** What a commit watch reports (SPEC §10). Signals carry positions only: the log is the truth. */
+export interface CommitHandlers {
+  /** Events up to position `seq` have committed, in this process or another. Signals may merge, repeat or arrive late. */
+  committed(seq: number): void;
+  /** The watch is connected (first, or again after a loss): signals may have been missed meanwhile, so catch up from the log. */
+  connected(): void;
+  /** The watch lost its connection; it reconnects by itself. */
+  lost(error: unknown): void;
+}
+
+export interface CommitWatch {
+  /** Whether the watch's connection is up (for /metrics). */
+  readonly isConnected: boolean;
+  /** Connections made after the first (for /metrics). */
+  readonly reconnects: number;
   close(): Promise<void>;
 }
 

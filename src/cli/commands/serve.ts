@@ -8,7 +8,7 @@ import { paint, UsageError, type Command } from '../output.js';
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a schema (no SCHEMA: the built-in restaurant demo)',
-  usage: `carte serve [SCHEMA] [--db URL] [--port N] [--host H] [--dev] [--tls-cert FILE --tls-key FILE] [--log-level L] [--public-url URL]
+  usage: `carte serve [SCHEMA] [--db URL] [--port N] [--host H] [--dev] [--tls-cert FILE --tls-key FILE] [--log-level L] [--public-url URL] [--shutdown-timeout D]
 
   SCHEMA          a .yaml, .json, .ts or .js schema; none serves the demo with sample data
   --db URL        ./carte.db (default), sqlite:PATH, sqlite::memory:,
@@ -19,7 +19,8 @@ export const serveCommand: Command = {
   --tls-cert FILE PEM certificate (chain): serve HTTPS, HTTP/2 and HTTP/1.1, with HSTS (CARTE_TLS_CERT)
   --tls-key FILE  its PEM private key (CARTE_TLS_KEY)
   --log-level     fatal, error, warn, info (default), debug, trace, silent
-  --public-url    absolute base URL for links when behind a proxy`,
+  --public-url    absolute base URL for links when behind a proxy
+  --shutdown-timeout D  bound on a graceful shutdown (SIGTERM), seconds or 30s/1m; default 10 (CARTE_SHUTDOWN_TIMEOUT)`,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
@@ -31,6 +32,7 @@ export const serveCommand: Command = {
         dev: { type: 'boolean' },
         'log-level': { type: 'string' },
         'public-url': { type: 'string' },
+        'shutdown-timeout': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
       },
@@ -44,6 +46,7 @@ export const serveCommand: Command = {
       ...(values.dev ? { dev: true } : {}),
       ...(values['log-level'] ? { logLevel: values['log-level'] as ConfigOverrides['logLevel'] } : {}),
       ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+      ...(values['shutdown-timeout'] ? { shutdownTimeout: /^\d+(\.\d+)?$/.test(values['shutdown-timeout']) ? Number(values['shutdown-timeout']) : values['shutdown-timeout'] } : {}),
       ...(values['tls-cert'] && values['tls-key'] ? { tls: { cert: values['tls-cert'], key: values['tls-key'] } } : {}),
     };
     const server = await createServer({ ...(positionals[0] ? { schema: positionals[0] } : {}), config: { ...fromEnv(process.env), ...flags } });
@@ -61,7 +64,8 @@ export const serveCommand: Command = {
       if (stopping) return;
       stopping = true;
       server.app.log.info({ signal }, 'shutting down');
-      const force = setTimeout(() => process.exit(1), 10_000);
+      // close() is bounded by shutdownTimeout; this is the last resort if the store hangs.
+      const force = setTimeout(() => process.exit(1), server.config.shutdownTimeout + 5000);
       force.unref();
       server.close().then(
         () => process.exit(0),

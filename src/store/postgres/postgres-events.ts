@@ -3,7 +3,9 @@
  * write transaction of each change, read by position with selectors compiled over the JSON
  * item, purged by age behind a horizon. Positions increase in commit order because writers
  * on one schema are serialized (the store's advisory write lock), so an identity key
- * allocated inside the transaction never lets a reader see N+1 before N.
+ * allocated inside the transaction never lets a reader see N+1 before N: PostgreSQL makes a
+ * committed transaction visible before it releases its transaction-level locks, so the
+ * next writer (which waited on the lock) commits, and becomes visible, strictly after.
  */
 import { decodeEvent, onItem, type RawEvent } from '../event-log.js';
 import type { EventReadPlan, EventReadResult, EventSelector, NewEvent, StoredEvent } from '../store.js';
@@ -31,10 +33,16 @@ CREATE TABLE IF NOT EXISTS ${HORIZON} ("id" integer PRIMARY KEY CHECK ("id" = 1)
 INSERT INTO ${HORIZON} ("id", "purged_through") VALUES (1, 0) ON CONFLICT DO NOTHING;
 `;
 
-export async function appendEvent(query: Query, event: NewEvent): Promise<StoredEvent> {
+/**
+ * Appends one event and, in the same statement, signals `channel` with its position
+ * (SPEC §10): PostgreSQL delivers the notification only when the transaction commits, so
+ * the other Carte processes on the schema hear of the event exactly when they can read it.
+ */
+export async function appendEvent(query: Query, event: NewEvent, channel: string): Promise<StoredEvent> {
   const [row] = await query(
-    `INSERT INTO ${EVENTS} ("type", "resource", "resource_id", "occurred_at", "item", "changes") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "seq"`,
-    [event.type, event.resource, event.resourceId, event.occurredAt, JSON.stringify(event.item), JSON.stringify(event.changes)],
+    `WITH "appended" AS (INSERT INTO ${EVENTS} ("type", "resource", "resource_id", "occurred_at", "item", "changes") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "seq") ` +
+      `SELECT "seq", pg_notify($7, "seq"::text) FROM "appended"`,
+    [event.type, event.resource, event.resourceId, event.occurredAt, JSON.stringify(event.item), JSON.stringify(event.changes), channel],
   );
   return { ...event, seq: Number(row?.seq) };
 }

@@ -37,11 +37,14 @@ import {
   type IdempotencyRecord,
   type NewEvent,
   type StoredEvent,
+  type CommitHandlers,
+  type CommitWatch,
 } from '../store.js';
 import { bind, compileCondition, compileRead, pgName, quote, tableName, type PatternSql } from './postgres-compiler.js';
 import type { AuthStore } from '../auth-store.js';
 import { AUTH_TABLES_SQL, PostgresAuthStore } from './postgres-auth-store.js';
 import { appendEvent, EVENT_TABLES_SQL, purgeEvents, readEvents } from './postgres-events.js';
+import { commitChannel, PostgresCommitWatch } from './postgres-notify.js';
 import * as idempotency from './postgres-idempotency.js';
 import { planPostgresMigration, readDatabaseShape } from './postgres-migrate.js';
 import { PostgresSearchIndex, reindex, wordQuery, type SearchShape } from './postgres-search.js';
@@ -111,6 +114,8 @@ class PostgresSession implements StoreWriter {
     private readonly codecs: () => ReadonlyMap<string, ResourceCodec>,
     private readonly stats: StoreStats,
     private readonly estimateThreshold: number,
+    /** Where committed events are signalled (SPEC §10). */
+    private readonly channel: string,
   ) {}
 
   async query(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
@@ -120,7 +125,7 @@ class PostgresSession implements StoreWriter {
 
   /** SPEC §7: the change's event, in the change's transaction. */
   appendEvent(event: NewEvent): Promise<StoredEvent> {
-    return appendEvent((sql, params) => this.query(sql, params), event);
+    return appendEvent((sql, params) => this.query(sql, params), event, this.channel);
   }
 
   // Idempotency keys (SPEC §4.7).
@@ -364,6 +369,8 @@ export class PostgresStore implements Store {
   private readonly queue = new WriteQueue();
   private codecs = new Map<string, ResourceCodec>();
   private readonly readSession: PostgresSession;
+  private readonly channel: string;
+  private readonly watches = new Set<CommitWatch>();
   private closed = false;
 
   private constructor(
@@ -373,9 +380,12 @@ export class PostgresStore implements Store {
     private readonly estimateThreshold: number,
     /** Clients, API keys, tokens and signing keys (SPEC §8). */
     readonly auth: AuthStore,
+    /** For the LISTEN connection of `watchCommits`. */
+    private readonly connectionString: string,
   ) {
     this.writeLock = lockKey(`carte:write:${schema}`);
-    this.readSession = new PostgresSession((sql, params) => this.pool.query(sql, params), () => this.codecs, this.stats, estimateThreshold);
+    this.channel = commitChannel(schema);
+    this.readSession = new PostgresSession((sql, params) => this.pool.query(sql, params), () => this.codecs, this.stats, estimateThreshold, this.channel);
   }
 
   /** Per schema: Carte instances serving one schema serialize their writes on it. */
@@ -394,7 +404,7 @@ export class PostgresStore implements Store {
       const current = rows[0]?.schema;
       if (!current) throw new Error('No schema to create tables in: the search_path names no existing schema (add ?schema=NAME to the URL).');
       await createLocked(pool, lockKey(`carte:internal:${current}`), `${AUTH_TABLES_SQL}\n${EVENT_TABLES_SQL}\n${idempotency.IDEMPOTENCY_TABLES_SQL}`);
-      return new PostgresStore(pool, current, options.estimateThreshold ?? 1000, new PostgresAuthStore(pool));
+      return new PostgresStore(pool, current, options.estimateThreshold ?? 1000, new PostgresAuthStore(pool), connectionString);
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;
@@ -476,7 +486,7 @@ export class PostgresStore implements Store {
   }
 
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
-    return this.inTransaction((_query, run) => fn(new PostgresSession(run, () => this.codecs, this.stats, this.estimateThreshold)));
+    return this.inTransaction((_query, run) => fn(new PostgresSession(run, () => this.codecs, this.stats, this.estimateThreshold, this.channel)));
   }
 
   get(resource: string, id: Key): Promise<Row | undefined> {
@@ -530,11 +540,31 @@ export class PostgresStore implements Store {
     await this.pool.query('SELECT 1');
   }
 
+  /** SPEC §10: one dedicated LISTEN connection hears the commits of every process on this schema. */
+  watchCommits(handlers: CommitHandlers): CommitWatch {
+    const watch = new PostgresCommitWatch({ connectionString: this.connectionString, schema: this.schema, handlers });
+    this.watches.add(watch);
+    return {
+      get isConnected() {
+        return watch.isConnected;
+      },
+      get reconnects() {
+        return watch.reconnects;
+      },
+      close: async () => {
+        this.watches.delete(watch);
+        await watch.close();
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // Let queued transactions finish before the connections go.
     await this.queue.run(async () => undefined);
     this.closed = true;
+    await Promise.all([...this.watches].map((w) => w.close()));
+    this.watches.clear();
     await this.pool.end();
   }
 }
