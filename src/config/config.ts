@@ -3,6 +3,7 @@
  * environment variables, then command-line flags — each overriding the one before.
  * Every limit lives here, with its default, so it is configurable and documented once.
  */
+import { DEFAULT_WEBHOOKS, resolveWebhooks, webhooksFromEnv, type WebhooksConfig, type WebhooksOverrides } from './webhooks-config.js';
 import type { ConfigSpec } from '../schema/types.js';
 
 export interface Limits {
@@ -146,6 +147,8 @@ export function parseDuration(value: number | string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
 }
 
+export { DEFAULT_WEBHOOKS, type WebhooksConfig } from './webhooks-config.js';
+
 /** CORS (SPEC §4.11): who may call from a browser, and what a script may read. */
 export interface CorsConfig {
   /** `*` (any origin, the default) or the exact origins allowed (`https://app.example.com`). */
@@ -210,6 +213,8 @@ export interface CarteConfig {
   readonly jsonp: JsonpConfig;
   readonly idempotency: IdempotencyConfig;
   readonly blobs: BlobConfig;
+  /** Webhook deliveries (SPEC §7): retry schedule, timeout, concurrency, network safety. */
+  readonly webhooks: WebhooksConfig;
 }
 
 /** The rate-limit headers (IETF draft-ietf-httpapi-ratelimit-headers) a browser script may read. */
@@ -284,21 +289,23 @@ export const DEFAULT_CONFIG: CarteConfig = {
   jsonp: { enabled: true, unsafeMethods: false },
   idempotency: { ttlSeconds: 24 * 60 * 60, waitSeconds: 30 },
   blobs: {},
+  webhooks: DEFAULT_WEBHOOKS,
 };
 
 /** Sections merged member by member across layers (a layer may set one member only). */
 const SECTIONS = ['limits', 'cors', 'jsonp', 'idempotency', 'blobs', 'auth', 'hosts'] as const;
 type Section = (typeof SECTIONS)[number];
 
-export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
+export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events' | 'webhooks'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
   rateLimits?: Partial<RateLimitConfig>;
   events?: EventsOverrides;
+  webhooks?: WebhooksOverrides;
 };
 
 function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
-  for (const section of [...SECTIONS, 'rateLimits', 'events'] as const) {
+  for (const section of [...SECTIONS, 'rateLimits', 'events', 'webhooks'] as const) {
     const value = spec[section];
     if (value && typeof value === 'object' && !Array.isArray(value)) (out as Record<string, unknown>)[section] = value;
   }
@@ -370,6 +377,8 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.CARTE_IDEMPOTENCY_WAIT_SECONDS) idempotency.waitSeconds = Number(env.CARTE_IDEMPOTENCY_WAIT_SECONDS);
   if (Object.keys(idempotency).length > 0) out.idempotency = idempotency;
   if (env.CARTE_BLOBS_DIR) out.blobs = { dir: env.CARTE_BLOBS_DIR };
+  const webhooks = webhooksFromEnv(env);
+  if (webhooks) out.webhooks = webhooks;
   return out as ConfigOverrides;
 }
 
@@ -388,6 +397,8 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
         merged.rateLimits = { ...config.rateLimits, ...rate, resources: { ...config.rateLimits.resources, ...(rate.resources ?? {}) } };
       } else if (key === 'events') {
         merged.events = { ...config.events, ...resolveEvents(value as EventsOverrides, problems) };
+      } else if (key === 'webhooks') {
+        merged.webhooks = resolveWebhooks(config.webhooks, value as WebhooksOverrides, problems);
       } else merged[key] = value;
     }
     config = merged as unknown as CarteConfig;
