@@ -118,6 +118,8 @@ export interface WebhookStore {
   claimDeliveries(claim: ClaimRequest): Promise<DeliveryRecord[]>;
   /** Records attempts and moves their deliveries on, in one transaction; outcomes whose lease was lost are dropped. */
   finishAttempts(outcomes: readonly AttemptOutcome[]): Promise<void>;
+  /** `finishAttempts`, then `claimDeliveries`, in one transaction (the dispatcher's one write per round). */
+  finishAndClaim(outcomes: readonly AttemptOutcome[], claim: ClaimRequest | null): Promise<DeliveryRecord[]>;
   /** Newest first. */
   listDeliveries(webhookId: string, offset: number, limit: number): Promise<Page<DeliveryRecord>>;
   getDelivery(webhookId: string, id: number): Promise<DeliveryRecord | undefined>;
@@ -242,6 +244,21 @@ export async function insertDeliveries(run: SqlRun, deliveries: readonly NewDeli
   }
 }
 
+/** Writes one attempt back, unless the lease it ran under was lost (another instance took the delivery over). */
+async function finishOne(run: SqlRun, o: AttemptOutcome): Promise<void> {
+  const a = o.attempt;
+  const moved = await run(
+    `UPDATE ${DELIVERIES} SET "state" = ?, "attempts" = ?, "next_attempt_at" = ?, "lease_until" = NULL, "lease_token" = NULL, "last_attempt_at" = ?, "last_status" = ?, "last_error" = ?, "last_latency_ms" = ?, "delivered_at" = ? WHERE "id" = ? AND "lease_token" = ?`,
+    [o.state, a.n, o.nextAttemptAt, a.startedAt, a.status, a.error, a.latencyMs, o.state === 'delivered' ? a.startedAt + a.latencyMs : null, o.deliveryId, o.leaseToken],
+  );
+  if (moved.changes === 0) return;
+  await run(`INSERT INTO ${ATTEMPTS} ("delivery_id", "n", "started_at", "status", "latency_ms", "error", "response", "trigger") VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
+    o.deliveryId, a.n, a.startedAt, a.status, a.latencyMs, a.error, a.response, a.trigger,
+  ]);
+  if (o.state === 'delivered') await run(`UPDATE ${WEBHOOKS} SET "failing_since" = NULL WHERE "id" = ? AND "failing_since" IS NOT NULL`, [o.webhookId]);
+  else await run(`UPDATE ${WEBHOOKS} SET "failing_since" = ? WHERE "id" = ? AND "failing_since" IS NULL`, [a.startedAt, o.webhookId]);
+}
+
 export class SqlWebhookStore implements WebhookStore {
   constructor(private readonly dialect: WebhookDialect) {}
 
@@ -291,31 +308,23 @@ export class SqlWebhookStore implements WebhookStore {
     return this.dialect.transaction((run) => insertDeliveries(run, deliveries));
   }
 
-  async claimDeliveries(c: ClaimRequest): Promise<DeliveryRecord[]> {
-    const scan = Math.max(c.limit * 4, c.perWebhook * 4, 64);
-    const rows = await this.dialect.transaction(async (run) =>
-      (await run(this.dialect.claimSql, [c.now, scan, c.perWebhook, c.limit, c.leaseUntil, c.leaseToken])).rows,
-    );
-    return rows.map(deliveryRow).sort((a, b) => a.id - b.id);
+  claimDeliveries(c: ClaimRequest): Promise<DeliveryRecord[]> {
+    return this.finishAndClaim([], c);
   }
 
-  finishAttempts(outcomes: readonly AttemptOutcome[]): Promise<void> {
-    if (outcomes.length === 0) return Promise.resolve();
-    return this.dialect.transaction(async (run) => {
-      for (const o of outcomes) {
-        const a = o.attempt;
-        const moved = await run(
-          `UPDATE ${DELIVERIES} SET "state" = ?, "attempts" = ?, "next_attempt_at" = ?, "lease_until" = NULL, "lease_token" = NULL, "last_attempt_at" = ?, "last_status" = ?, "last_error" = ?, "last_latency_ms" = ?, "delivered_at" = ? WHERE "id" = ? AND "lease_token" = ?`,
-          [o.state, a.n, o.nextAttemptAt, a.startedAt, a.status, a.error, a.latencyMs, o.state === 'delivered' ? a.startedAt + a.latencyMs : null, o.deliveryId, o.leaseToken],
-        );
-        if (moved.changes === 0) continue; // the lease expired and another instance took the delivery over
-        await run(`INSERT INTO ${ATTEMPTS} ("delivery_id", "n", "started_at", "status", "latency_ms", "error", "response", "trigger") VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
-          o.deliveryId, a.n, a.startedAt, a.status, a.latencyMs, a.error, a.response, a.trigger,
-        ]);
-        if (o.state === 'delivered') await run(`UPDATE ${WEBHOOKS} SET "failing_since" = NULL WHERE "id" = ? AND "failing_since" IS NOT NULL`, [o.webhookId]);
-        else await run(`UPDATE ${WEBHOOKS} SET "failing_since" = ? WHERE "id" = ? AND "failing_since" IS NULL`, [a.startedAt, o.webhookId]);
-      }
+  async finishAttempts(outcomes: readonly AttemptOutcome[]): Promise<void> {
+    if (outcomes.length > 0) await this.finishAndClaim(outcomes, null);
+  }
+
+  async finishAndClaim(outcomes: readonly AttemptOutcome[], c: ClaimRequest | null): Promise<DeliveryRecord[]> {
+    if (outcomes.length === 0 && c === null) return [];
+    const rows = await this.dialect.transaction(async (run) => {
+      for (const o of outcomes) await finishOne(run, o);
+      if (c === null) return [];
+      const scan = Math.max(c.limit * 4, c.perWebhook * 4, 64);
+      return (await run(this.dialect.claimSql, [c.now, scan, c.perWebhook, c.limit, c.leaseUntil, c.leaseToken])).rows;
     });
+    return rows.map(deliveryRow).sort((x, y) => x.id - y.id);
   }
 
   async listDeliveries(webhookId: string, offset: number, limit: number): Promise<Page<DeliveryRecord>> {

@@ -35,6 +35,12 @@ export function signingSecrets(webhook: WebhookRecord, now: number): string[] {
 
 const CLAIM_PAGE = 100;
 
+interface Queued {
+  readonly outcome: AttemptOutcome;
+  /** Settles once the outcome is written (manual attempts answer only then). */
+  readonly written?: { resolve: () => void; reject: (e: unknown) => void };
+}
+
 export class WebhookDispatcher {
   private readonly store: WebhookStore;
   private readonly config: WebhooksConfig;
@@ -43,13 +49,14 @@ export class WebhookDispatcher {
   private readonly instance = randomUUID();
   private readonly lease: number;
   private timer: NodeJS.Timeout | null = null;
-  private ticking = false;
-  private again = false;
+  /** A round is running; `wanted`: another should follow it. */
+  private pumping: Promise<void> | null = null;
+  private wanted = false;
   private stopped = false;
+  /** HTTP attempts under way (bounded by `maxInFlight`). */
   private inFlight = 0;
   private readonly settled = new Set<() => void>();
-  private readonly outcomes: AttemptOutcome[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly queue: Queued[] = [];
   /** Endpoints read at most once a second (URL, secrets, enabled). */
   private readonly webhooks = new Map<string, { at: number; webhook: Promise<WebhookRecord | undefined> }>();
 
@@ -66,15 +73,11 @@ export class WebhookDispatcher {
     this.wake();
   }
 
-  /** Something may be due: claim soon. */
+  /** Something may be due, or outcomes wait to be written: run a round soon. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    this.ticking = true;
-    setImmediate(() => void this.tick());
+    this.wanted = true;
+    if (this.pumping) return;
+    this.pumping = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.pump());
   }
 
   /** Forget what is known of an endpoint (it changed here). */
@@ -82,30 +85,42 @@ export class WebhookDispatcher {
     this.webhooks.delete(webhookId);
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * Rounds, each ONE transaction: write the outcomes that came back, then lease the next
+   * page of due deliveries (as many as free slots) — so the outbox is read page by page,
+   * and a busy receiver costs one write per page, not per delivery.
+   */
+  private async pump(): Promise<void> {
     try {
-      do {
-        this.again = false;
-        while (!this.stopped) {
-          const free = this.config.maxInFlight - this.inFlight;
-          if (free <= 0) break;
-          const limit = Math.min(free, CLAIM_PAGE);
-          const now = Date.now();
-          const claimed = await this.store.claimDeliveries({
-            now,
-            leaseUntil: now + this.lease,
-            leaseToken: `${this.instance}:${randomUUID()}`,
-            limit,
-            perWebhook: this.config.concurrencyPerEndpoint,
-          });
-          for (const delivery of claimed) this.launch(delivery, 'schedule');
-          if (claimed.length < limit) break;
+      while (this.wanted) {
+        this.wanted = false;
+        const batch = this.queue.splice(0, 500);
+        if (this.queue.length > 0) this.wanted = true;
+        const free = this.stopped ? 0 : this.config.maxInFlight - this.inFlight;
+        const limit = Math.min(free, CLAIM_PAGE);
+        const now = Date.now();
+        const claim = limit > 0 ? { now, leaseUntil: now + this.lease, leaseToken: `${this.instance}:${randomUUID()}`, limit, perWebhook: this.config.concurrencyPerEndpoint } : null;
+        let claimed: DeliveryRecord[];
+        try {
+          claimed = await this.store.finishAndClaim(
+            batch.map((q) => q.outcome),
+            claim,
+          );
+        } catch (e) {
+          // The outcomes are lost: their leases run out and the deliveries are attempted again (at least once).
+          for (const q of batch) q.written?.reject(e);
+          if (!this.stopped) this.options.onError(e, 'writing webhook attempts and claiming deliveries');
+          continue;
         }
-      } while (this.again && !this.stopped);
-    } catch (e) {
-      if (!this.stopped) this.options.onError(e, 'claiming webhook deliveries');
+        for (const q of batch) q.written?.resolve();
+        for (const delivery of claimed) void this.launch(delivery, 'schedule');
+        if (claim && claimed.length === claim.limit) this.wanted = true; // more may be due
+        const failing = new Set(batch.filter((q) => q.outcome.state !== 'delivered').map((q) => q.outcome.webhookId));
+        for (const id of failing) await this.checkFailing(id).catch((e: unknown) => this.options.onError(e, 'disabling a failing webhook'));
+      }
     } finally {
-      this.ticking = false;
+      this.pumping = null;
+      if (this.wanted && (!this.stopped || this.queue.length > 0)) this.wake();
     }
   }
 
@@ -119,8 +134,6 @@ export class WebhookDispatcher {
       .finally(() => {
         this.inFlight--;
         for (const fn of this.settled) fn();
-        // A slot is free: more may be due.
-        if (!this.stopped) this.wake();
       });
   }
 
@@ -134,7 +147,7 @@ export class WebhookDispatcher {
     return webhook;
   }
 
-  /** Posts one delivery and queues its outcome; resolves once the outcome is written. */
+  /** Posts one delivery and queues its outcome; a manual attempt resolves once the outcome is written. */
   private async attempt(delivery: DeliveryRecord, trigger: AttemptRecord['trigger']): Promise<AttemptRecord> {
     const webhook = await this.webhook(delivery.webhookId);
     const startedAt = Date.now();
@@ -167,27 +180,17 @@ export class WebhookDispatcher {
         nextAttemptAt = startedAt + result.latencyMs + delay;
       }
     }
-    this.outcomes.push({ deliveryId: delivery.id, webhookId: delivery.webhookId, leaseToken: delivery.leaseToken ?? '', attempt, state, nextAttemptAt });
-    await this.flush();
+    const outcome: AttemptOutcome = { deliveryId: delivery.id, webhookId: delivery.webhookId, leaseToken: delivery.leaseToken ?? '', attempt, state, nextAttemptAt };
+    if (trigger === 'manual') {
+      await new Promise<void>((resolve, reject) => {
+        this.queue.push({ outcome, written: { resolve, reject } });
+        this.wake();
+      });
+    } else {
+      this.queue.push({ outcome });
+      this.wake();
+    }
     return attempt;
-  }
-
-  /** Writes queued outcomes in one transaction per batch; checks endpoints that failed. */
-  private flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.outcomes.length > 0 ? this.flush() : undefined));
-    this.flushing = (async () => {
-      try {
-        while (this.outcomes.length > 0) {
-          const batch = this.outcomes.splice(0, 500);
-          await this.store.finishAttempts(batch);
-          const failing = new Set(batch.filter((o) => o.state !== 'delivered').map((o) => o.webhookId));
-          for (const id of failing) await this.checkFailing(id);
-        }
-      } finally {
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
   }
 
   /** SPEC §7: an endpoint failing for longer than `disableAfter` is disabled, and says so. */
@@ -215,19 +218,24 @@ export class WebhookDispatcher {
     return this.launch(leased, 'manual');
   }
 
-  /** Stops claiming; waits for attempts in flight (each bounded by the timeout) and writes them. */
+  /** Stops claiming; waits for attempts in flight (each bounded by the timeout) and writes their outcomes. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    while (this.inFlight > 0) await new Promise<void>((resolve) => {
-      const fn = () => {
-        this.settled.delete(fn);
-        resolve();
-      };
-      this.settled.add(fn);
-    });
-    await this.flush();
+    while (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const fn = () => {
+          this.settled.delete(fn);
+          resolve();
+        };
+        this.settled.add(fn);
+      });
+    }
+    while (this.pumping || this.queue.length > 0) {
+      if (!this.pumping) this.wake();
+      await this.pumping;
+    }
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
