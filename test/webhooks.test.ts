@@ -317,6 +317,9 @@ describe('access', () => {
     }
     assert.deepEqual((await t.request('GET', '/v1/webhooks', { token: other })).body, []);
     assert.equal((await t.get(`/v1/webhooks/${mine.id}`)).status, 200);
+    const patched = await t.request('PATCH', `/v1/webhooks/${mine.id}`, { raw: '{"description":"mine"}', headers: { 'content-type': 'application/merge-patch+json' } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal((patched.body as { description: string }).description, 'mine');
     await t.request('DELETE', `/v1/webhooks/${mine.id}`);
   });
 

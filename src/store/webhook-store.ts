@@ -155,9 +155,10 @@ export const ATTEMPTS = '"_carte_webhook_attempts"';
  * on PostgreSQL): 1 now, 2 scan, 3 perWebhook, 4 limit (5 leaseUntil and 6 leaseToken are
  * the dialect's SET). `candidates`: due, pending, not under a live lease, oldest due first,
  * at most `scan`. `claimable`: those candidates ranked per endpoint, kept while the
- * endpoint's leases in flight stay under `perWebhook`.
+ * endpoint's leases in flight stay under `perWebhook`. `leasedHint` lets a dialect insist on
+ * the index of live leases (SQLite would rather walk the whole table in webhook order).
  */
-export function claimParts(ph: (n: number) => string): { candidates: string; claimable: string } {
+export function claimParts(ph: (n: number) => string, leasedHint = ''): { candidates: string; claimable: string } {
   return {
     candidates: `SELECT "id", "webhook_id", "next_attempt_at" FROM ${DELIVERIES}
   WHERE "state" = 'pending' AND "next_attempt_at" <= ${ph(1)} AND ("lease_until" IS NULL OR "lease_until" <= ${ph(1)})
@@ -166,7 +167,7 @@ export function claimParts(ph: (n: number) => string): { candidates: string; cla
     SELECT c."id", c."webhook_id", ROW_NUMBER() OVER (PARTITION BY c."webhook_id" ORDER BY c."next_attempt_at", c."id") AS rn
     FROM candidates c
   ) r LEFT JOIN (
-    SELECT "webhook_id", count(*) AS n FROM ${DELIVERIES} WHERE "lease_until" > ${ph(1)} GROUP BY "webhook_id"
+    SELECT "webhook_id", count(*) AS n FROM ${DELIVERIES}${leasedHint} WHERE "lease_until" > ${ph(1)} GROUP BY "webhook_id"
   ) b ON b."webhook_id" = r."webhook_id"
   WHERE r.rn <= ${ph(3)} - coalesce(b.n, 0)
   ORDER BY r."id" LIMIT ${ph(4)}`,

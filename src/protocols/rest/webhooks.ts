@@ -63,7 +63,7 @@ function pageOf(request: FastifyRequest): { offset: number; limit: number } {
   return { offset: first, limit: count };
 }
 
-function sendPage<T>(request: FastifyRequest, reply: FastifyReply, page: Paged<T>, limit: number): FastifyReply {
+function sendPage<T>(request: FastifyRequest, reply: FastifyReply, page: Paged<T>): FastifyReply {
   const returned = page.items.length;
   if (returned === 0 && page.offset > 0 && page.total > 0) {
     throw errors.rangeNotSatisfiable(`There are ${page.total}; the range starts at ${page.offset}`, { 'Content-Range': `*/${page.total}` });
@@ -71,7 +71,6 @@ function sendPage<T>(request: FastifyRequest, reply: FastifyReply, page: Paged<T
   reply.header('Content-Range', contentRange({ first: page.offset, last: page.offset + returned - 1, total: page.total }));
   reply.header('Accept-Range', `webhook ${MAX_RANGE}`);
   const partial = returned < page.total;
-  void limit;
   return sendJson(request, reply, partial ? 206 : 200, page.items);
 }
 
@@ -80,6 +79,9 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
   const base = `/v${options.version}/webhooks`;
   const ctx = (request: FastifyRequest): CallContext => ({ principal: request.principal, baseUrl: baseUrlOf(request, options.publicUrl), requestId: request.id });
   const params = (request: FastifyRequest) => request.params as { id: string; did: string };
+
+  // RFC 7396: PATCH takes a merge patch (plain JSON is accepted too).
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const carte = toHttpError(error, options.bodyLimit, request.headers['content-type']);
@@ -109,7 +111,7 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
   });
   app.get(base, async (request, reply) => {
     const { offset, limit } = pageOf(request);
-    return sendPage(request, reply, await webhooks.list(ctx(request), offset, limit), limit);
+    return sendPage(request, reply, await webhooks.list(ctx(request), offset, limit));
   });
   allow(base, ['GET', 'HEAD', 'POST']);
 
@@ -130,7 +132,7 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
 
   app.get(`${base}/:id/deliveries`, async (request, reply) => {
     const { offset, limit } = pageOf(request);
-    return sendPage(request, reply, await webhooks.deliveries(ctx(request), params(request).id, offset, limit), limit);
+    return sendPage(request, reply, await webhooks.deliveries(ctx(request), params(request).id, offset, limit));
   });
   allow(`${base}/:id/deliveries`, ['GET', 'HEAD']);
 

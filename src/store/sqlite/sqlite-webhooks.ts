@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS ${ATTEMPTS} (
 ) STRICT;
 `;
 
-const parts = claimParts((n) => `@p${n}`);
+// Without the hint, SQLite groups leases by walking the webhook index over every row (0.3 s at 100,000 rows).
+const parts = claimParts((n) => `@p${n}`, ' INDEXED BY "_carte_webhook_deliveries_leased"');
 
 export const SQLITE_CLAIM_SQL = `WITH candidates AS (${parts.candidates})
 UPDATE ${DELIVERIES} SET "lease_until" = @p5, "lease_token" = @p6 WHERE "id" IN (${parts.claimable}) RETURNING *`;
