@@ -6,7 +6,8 @@
  *   (2) backlog: the receiver answers 503 while 10,000 writes queue 100,000 deliveries (each
  *       refused once, its retry an hour away); the server stops, the backlog is made due
  *       (as if the outage had lasted until the retry), the receiver recovers and a fresh
- *       server drains it — time to drain, and the server's RSS sampled every 250 ms.
+ *       server drains it — time to drain, and the server's RSS sampled every 250 ms; a
+ *       backlog ten times smaller is drained first, so that the two RSS curves compare.
  * Usage: npm run bench:webhooks   (builds, then writes bench/results/webhooks.md)
  *        BACKLOG_WRITES=2000 to try a smaller backlog.
  */
@@ -169,32 +170,47 @@ const sustained = {
 console.log('sustained', sustained);
 load.push(os.loadavg());
 
-// (2) Backlog ----------------------------------------------------------------------------
-down = true;
-refused = 0;
-const backlogWrites = await write(first, BACKLOG_WRITES);
-const backlog = BACKLOG_WRITES * ENDPOINTS;
-await until(() => refused >= backlog, 1_800_000, 'every backlog delivery refused once');
-const rssAfterOutage = rssMiB(first.child.pid as number);
-await stop(first);
-const file = new Database(db);
-const pending = (file.prepare(`SELECT count(*) AS n FROM "_carte_webhook_deliveries" WHERE "state" = 'pending'`).get() as { n: number }).n;
-file.prepare(`UPDATE "_carte_webhook_deliveries" SET "next_attempt_at" = 0 WHERE "state" = 'pending'`).run();
-file.close();
-down = false;
-delivered = 0;
-latencies.length = 0;
-const second = await serve();
-const samples: number[] = [rssMiB(second.child.pid as number)];
-const sampler = setInterval(() => samples.push(rssMiB(second.child.pid as number)), 250);
-const drainStart = Date.now();
-await until(() => delivered >= pending, 1_800_000, 'the backlog drained');
-const drainSeconds = (Date.now() - drainStart) / 1000;
-clearInterval(sampler);
-const rssAfterDrain = rssMiB(second.child.pid as number);
-await stop(second);
+// (2) Backlogs ---------------------------------------------------------------------------
+interface Drain {
+  readonly writes: number;
+  readonly writesPerSecond: number;
+  readonly pending: number;
+  readonly seconds: number;
+  readonly rssAfterOutage: number;
+  readonly samples: number[];
+  readonly rssAfterDrain: number;
+}
+
+let server = first;
+async function drainBacklog(writes: number): Promise<Drain> {
+  down = true;
+  refused = 0;
+  const writesPerSecond = await write(server, writes);
+  await until(() => refused >= writes * ENDPOINTS, 1_800_000, 'every backlog delivery refused once');
+  const rssAfterOutage = rssMiB(server.child.pid as number);
+  await stop(server);
+  const file = new Database(db);
+  const pending = (file.prepare(`SELECT count(*) AS n FROM "_carte_webhook_deliveries" WHERE "state" = 'pending'`).get() as { n: number }).n;
+  file.prepare(`UPDATE "_carte_webhook_deliveries" SET "next_attempt_at" = 0 WHERE "state" = 'pending'`).run();
+  file.close();
+  down = false;
+  delivered = 0;
+  server = await serve();
+  const pid = server.child.pid as number;
+  const samples: number[] = [rssMiB(pid)];
+  const sampler = setInterval(() => samples.push(rssMiB(pid)), 250);
+  const started = Date.now();
+  await until(() => delivered >= pending, 1_800_000, 'the backlog drained');
+  const seconds = (Date.now() - started) / 1000;
+  clearInterval(sampler);
+  const drain = { writes, writesPerSecond, pending, seconds, rssAfterOutage, samples, rssAfterDrain: rssMiB(pid) };
+  console.log('backlog', { ...drain, samples: samples.length, max: Math.max(...samples) });
+  return drain;
+}
+
+const drains = [await drainBacklog(Math.round(BACKLOG_WRITES / 10)), await drainBacklog(BACKLOG_WRITES)];
+await stop(server);
 load.push(os.loadavg());
-console.log('backlog', { pending, drainSeconds, perSecond: pending / drainSeconds, samples: samples.length });
 
 // Report ---------------------------------------------------------------------------------
 const mib = (v: number) => `${v.toFixed(1)} MiB`;
@@ -220,19 +236,20 @@ ${ENDPOINTS} endpoints subscribed to \`items.created\`; ${SUSTAINED_WRITES} POST
 
 ## Draining a backlog after an outage
 
-The receiver answered 503 while ${BACKLOG_WRITES} POSTs (${backlogWrites.toFixed(0)} writes/s) queued ${backlog} deliveries; each was refused once and its retry
-scheduled an hour later. Server RSS at the end of the outage: ${mib(rssAfterOutage)}. The server was stopped, the ${pending} pending deliveries were made
-due at once (\`UPDATE … SET next_attempt_at = 0\`: as if the outage had lasted until the retry), the receiver recovered, and a fresh server drained the outbox,
-reading it in leased pages of at most 100 (never the whole backlog).
+The receiver answered 503 while POSTs queued deliveries (10 per write); each was refused once and its retry scheduled an hour later.
+The server was then stopped, the pending deliveries made due at once (\`UPDATE … SET next_attempt_at = 0\`: as if the outage had lasted
+until the retry), the receiver recovered, and a fresh server drained the outbox, reading it in leased pages of at most 100, never whole.
+The same run drains a backlog ten times smaller first, for comparison.
 
-| measurement | value |
-| --- | --- |
-| pending deliveries | ${pending} |
-| time to drain | ${drainSeconds.toFixed(1)} s |
-| **deliveries per second while draining** | **${(pending / drainSeconds).toFixed(0)}** |
-| server RSS at start (before the first claim) | ${mib(samples[0] as number)} |
-| server RSS while draining: median / max (${samples.length} samples, every 250 ms) | ${mib(percentile(samples, 0.5))} / ${mib(Math.max(...samples))} |
-| server RSS once drained | ${mib(rssAfterDrain)} |
+| measurement | ${drains.map((d) => `${d.pending} pending`).join(' | ')} |
+| --- | ${drains.map(() => '---').join(' | ')} |
+| writes that queued them | ${drains.map((d) => `${d.writes} (${d.writesPerSecond.toFixed(0)}/s)`).join(' | ')} |
+| server RSS at the end of the outage | ${drains.map((d) => mib(d.rssAfterOutage)).join(' | ')} |
+| time to drain | ${drains.map((d) => `${d.seconds.toFixed(1)} s`).join(' | ')} |
+| **deliveries per second while draining** | ${drains.map((d) => `**${(d.pending / d.seconds).toFixed(0)}**`).join(' | ')} |
+| server RSS at start (before the first claim) | ${drains.map((d) => mib(d.samples[0] as number)).join(' | ')} |
+| server RSS while draining: median / max (every 250 ms) | ${drains.map((d) => `${mib(percentile(d.samples, 0.5))} / ${mib(Math.max(...d.samples))}`).join(' | ')} |
+| server RSS once drained | ${drains.map((d) => mib(d.rssAfterDrain)).join(' | ')} |
 
 Memory follows the deliveries in flight (at most 256) and the outcome batches (at most 500 rows per write), not the size of the backlog.
 `;

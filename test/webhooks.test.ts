@@ -505,6 +505,26 @@ describe('leases (several instances on one database)', () => {
     }
   });
 
+  test('an endpoint at its bound does not keep the others waiting, however long its backlog', async () => {
+    const t = await startServer({ schema: shop, config: { webhooks: { ...FAST, pollInterval: '1h' } } });
+    try {
+      const store = t.server.store.webhooks;
+      await t.server.webhooks.stop(); // this test claims by hand
+      const busy = await register(t, { url: 'http://127.0.0.1:9/busy', events: ['orders.created'] });
+      const other = await register(t, { url: 'http://127.0.0.1:9/other', events: ['orders.created'] });
+      const now = Date.now();
+      const backlog = Array.from({ length: 600 }, (_, i) => ({ webhookId: busy.id, messageId: `msg_${i}`, eventType: 'orders.created', payload: '{}', createdAt: now, nextAttemptAt: now - 10_000 + i }));
+      await store.insertDeliveries([...backlog, { webhookId: other.id, messageId: 'msg_other', eventType: 'orders.created', payload: '{}', createdAt: now, nextAttemptAt: now }]);
+      const claim = (token: string) => store.claimDeliveries({ now, leaseUntil: now + 60_000, leaseToken: token, limit: 100, perWebhook: 2 });
+      assert.deepEqual((await claim('a')).map((d) => d.webhookId), [busy.id, busy.id]);
+      // The busy endpoint holds its two leases: the scan skips its 598 others and finds the other endpoint's.
+      assert.deepEqual((await claim('b')).map((d) => d.webhookId), [other.id]);
+      assert.deepEqual(await claim('c'), []);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('two servers on one database deliver each event once', { timeout: 120_000 }, async () => {
     // On SQLite, two stores on one file; with CARTE_TEST_STORE=postgres, one PostgreSQL schema (SPEC §10).
     const receiver = await startReceiver(0, (_req, _body, res) => setTimeout(() => res.end('ok'), 5));

@@ -160,8 +160,11 @@ export const ATTEMPTS = '"_carte_webhook_attempts"';
  */
 export function claimParts(ph: (n: number) => string, leasedHint = ''): { candidates: string; claimable: string } {
   return {
+    // Endpoints already at their bound are left out of the scan, so that one endpoint's
+    // backlog never fills the window and starves the others.
     candidates: `SELECT "id", "webhook_id", "next_attempt_at" FROM ${DELIVERIES}
   WHERE "state" = 'pending' AND "next_attempt_at" <= ${ph(1)} AND ("lease_until" IS NULL OR "lease_until" <= ${ph(1)})
+    AND "webhook_id" NOT IN (SELECT "webhook_id" FROM ${DELIVERIES}${leasedHint} WHERE "lease_until" > ${ph(1)} GROUP BY "webhook_id" HAVING count(*) >= ${ph(3)})
   ORDER BY "next_attempt_at", "id" LIMIT ${ph(2)}`,
     claimable: `SELECT r."id" FROM (
     SELECT c."id", c."webhook_id", ROW_NUMBER() OVER (PARTITION BY c."webhook_id" ORDER BY c."next_attempt_at", c."id") AS rn
