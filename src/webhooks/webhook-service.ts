@@ -118,6 +118,8 @@ export class WebhookService {
   private readonly config: WebhooksConfig;
   private endpoints: Promise<Endpoint[]> | null = null;
   private loadedAt = 0;
+  /** A transaction queued deliveries since the dispatcher was last woken. */
+  private enqueued = false;
 
   constructor(private readonly options: WebhookServiceOptions) {
     this.store = options.store;
@@ -132,8 +134,12 @@ export class WebhookService {
     });
     // SPEC §7 "durable": deliveries are written with the event, in its transaction.
     this.hub.recorder.addInTransaction((tx, events) => this.enqueue(tx, events));
-    // Committed events may have queued deliveries (here or, through the bus, on another instance).
-    this.hub.bus.listen(() => this.dispatcher.wake());
+    // Committed events that queued deliveries wake the dispatcher (the poll finds the rest, other instances' included).
+    this.hub.bus.listen(() => {
+      if (!this.enqueued) return;
+      this.enqueued = false;
+      this.dispatcher.wake();
+    });
   }
 
   start(): void {
@@ -227,7 +233,10 @@ export class WebhookService {
         deliveries.push({ webhookId: endpoint.record.id, messageId: message.id, eventType: event.type, payload: message.payload, createdAt: now, nextAttemptAt: now });
       }
     }
-    if (deliveries.length > 0) await tx.insertWebhookDeliveries(deliveries);
+    if (deliveries.length > 0) {
+      await tx.insertWebhookDeliveries(deliveries);
+      this.enqueued = true;
+    }
   }
 
   /** SPEC §7 "disabled, and says so": a `webhooks.disabled` delivery to the owner's endpoints that ask for it. */
