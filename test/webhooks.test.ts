@@ -283,6 +283,11 @@ describe('registration and delivery', () => {
     assert.equal((await t.post('/v1/webhooks', [1, 2])).status, 400);
     assert.equal((await t.request('PUT', '/v1/webhooks')).status, 405);
     assert.equal((await t.get('/v1/webhooks?range=0-500')).status, 400);
+    assert.equal((await t.post('/v1/webhooks', { url: receiver.url, events: ['orders.created'], description: 'a\u0000b' })).status, 400);
+    for (const id of ['%00', 'wh_x', `wh_${'0'.repeat(32)}`, 'x'.repeat(90)]) {
+      assert.equal((await t.get(`/v1/webhooks/${id}`)).status, 404, id);
+      assert.equal((await t.get(`/v1/webhooks/${id}/deliveries/1`)).status, 404, id);
+    }
   });
 });
 

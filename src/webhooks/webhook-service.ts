@@ -269,7 +269,7 @@ export class WebhookService {
   /** The caller's webhook; another principal's is 404 (SPEC §8: what you cannot see does not exist). */
   private async own(ctx: CallContext, id: string): Promise<WebhookRecord> {
     const owner = this.owner(ctx);
-    const webhook = await this.store.getWebhook(id);
+    const webhook = /^wh_[0-9a-f]{32}$/.test(id) ? await this.store.getWebhook(id) : undefined;
     if (!webhook || webhook.owner !== owner) throw errors.notFound('webhook', id);
     return webhook;
   }
@@ -325,7 +325,9 @@ export class WebhookService {
       else out.filter = body.filter as Record<string, unknown> | null;
     }
     if (body.description !== undefined) {
-      if (typeof body.description !== 'string' || body.description.length > 1000) problem('description', 'type', 'description must be a string of at most 1000 characters');
+      if (typeof body.description !== 'string' || body.description.length > 1000 || body.description.includes('\u0000')) {
+        problem('description', 'type', 'description must be a string of at most 1000 characters, without NUL');
+      }
       else out.description = body.description;
     }
     if (body.enabled !== undefined) {
