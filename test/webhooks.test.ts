@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { stringify } from 'yaml';
 import type { ApiSpec } from '../src/schema/types.js';
+import { fromEnv, resolveConfig } from '../src/config/config.js';
 import { classifyAddress } from '../src/webhooks/address-guard.js';
 import { postWebhook, receiverAgents } from '../src/webhooks/deliver.js';
 import { retryDelay } from '../src/webhooks/dispatcher.js';
@@ -551,6 +552,50 @@ describe('leases (several instances on one database)', () => {
       await a.close();
       await receiver.close();
     }
+  });
+});
+
+describe('the outbox and the configuration', () => {
+  test('deliveries commit or roll back with the change and its event', async () => {
+    const t = await startServer({ schema: shop, config: { webhooks: FAST } });
+    const receiver = await startReceiver();
+    try {
+      const hook = await register(t, { url: receiver.url, events: ['orders.created'] });
+      let fail = false;
+      // Plugged in after the outbox: a failure here aborts a transaction that already queued a delivery.
+      t.server.events.recorder.addInTransaction(async () => {
+        if (fail) throw new Error('the disk is full');
+      });
+      fail = true;
+      assert.equal((await t.post('/v1/orders', { item: 'lost' })).status, 500);
+      fail = false;
+      assert.equal((await t.post('/v1/orders', { item: 'kept' })).status, 201);
+      const [got] = await receiver.waitFor(1);
+      assert.equal((JSON.parse(got?.body ?? '{}') as { data: { item: string } }).data.item, 'kept');
+      const log = await deliveries(t, hook.id);
+      assert.equal(log.length, 1);
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+
+  test('webhooks settings: durations, schedules, environment, and clear refusals', () => {
+    const config = resolveConfig({ webhooks: { retrySchedule: [5, '5m', '2h'], timeout: '2s', disableAfter: '3d', allowPrivateNetworks: true } } as never);
+    assert.deepEqual(config.webhooks.retrySchedule, [5000, 300_000, 7_200_000]);
+    assert.deepEqual([config.webhooks.timeout, config.webhooks.disableAfter, config.webhooks.allowPrivateNetworks], [2000, 3 * 86_400_000, true]);
+    const defaults = resolveConfig(undefined).webhooks;
+    assert.equal(defaults.allowPrivateNetworks, false);
+    assert.equal(defaults.timeout, 10_000);
+    const total = defaults.retrySchedule.reduce((a, b) => a + b, 0) / 86_400_000;
+    assert.ok(total > 3 && total < 3.5, `about three days of retries (${total.toFixed(2)} d)`);
+    const env = fromEnv({ CARTE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'true', CARTE_WEBHOOKS_RETRY_SCHEDULE: '1,2,3', CARTE_WEBHOOKS_CONCURRENCY_PER_ENDPOINT: '4' });
+    const fromEnvironment = resolveConfig(undefined, env).webhooks;
+    assert.deepEqual([fromEnvironment.allowPrivateNetworks, fromEnvironment.retrySchedule, fromEnvironment.concurrencyPerEndpoint], [true, [1000, 2000, 3000], 4]);
+    assert.throws(() => resolveConfig({ webhooks: { retrySchedule: [] } } as never), /webhooks.retrySchedule must be/);
+    assert.throws(() => resolveConfig({ webhooks: { timeout: 'soon' } } as never), /webhooks.timeout must be a positive duration/);
+    assert.throws(() => resolveConfig({ webhooks: { allowPrivateNetwork: true } } as never), /webhooks.allowPrivateNetwork is not a setting/);
+    assert.throws(() => resolveConfig({ webhooks: { jitter: 2 } } as never), /webhooks.jitter must be a fraction/);
   });
 });
 

@@ -6,7 +6,7 @@
 import { parseDuration } from './config.js';
 
 export interface WebhooksConfig {
-  /** Delay before each retry, in ms (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h, 24 h: about 3.2 days); when spent, the delivery fails. */
+  /** Delay before each retry, in ms (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h: about 3.1 days); when spent, the delivery fails. */
   readonly retrySchedule: readonly number[];
   /** Each delay is moved by up to ± this fraction at random (default 0.2), so retries of many deliveries spread out. */
   readonly jitter: number;
@@ -37,7 +37,7 @@ export type WebhooksOverrides = { readonly [K in keyof WebhooksConfig]?: K exten
 const DURATIONS = ['timeout', 'disableAfter', 'secretOverlap', 'pollInterval', 'lease'] as const;
 
 export const DEFAULT_WEBHOOKS: WebhooksConfig = {
-  retrySchedule: [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400, 86400].map((s) => s * 1000),
+  retrySchedule: [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400].map((s) => s * 1000),
   jitter: 0.2,
   timeout: 10_000,
   concurrencyPerEndpoint: 10,
