@@ -28,6 +28,8 @@ import { dispatchRpc } from './protocols/rpc/dispatch.js';
 import { rpcPlugin } from './protocols/rpc/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
 import { CLOSE, wsPlugin } from './protocols/ws/plugin.js';
+import { webhooksRestPlugin } from './protocols/rest/webhooks.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 import { DEFAULT_QUERY_LIMITS } from './query/types.js';
 import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/load.js';
 import type { ApiModel, ApiSpec } from './schema/types.js';
@@ -70,6 +72,8 @@ export interface CarteServer {
   readonly auth: Auth;
   /** Prometheus metrics (SPEC §11); other rooms add their gauges with `metrics.registerGauge`. */
   readonly metrics: Metrics;
+  /** Webhook endpoints, the outbox and its dispatcher (SPEC §7). */
+  readonly webhooks: WebhookService;
   /** Things the operator should know, found when listening (plain HTTP on a public address). */
   readonly warnings: string[];
   /** Listens and returns the base URL (`http://127.0.0.1:3000`, `https://…` with TLS). */
@@ -203,6 +207,17 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   // SPEC §11: /health, /ready, /metrics, and the request metrics every route feeds.
   const metrics = new Metrics({ processMetrics: config.metrics.processMetrics });
   installOps(app, { store, events, metrics, config: config.metrics, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  // SPEC §7 webhooks: the outbox joins each write transaction; the dispatcher delivers.
+  let listeningUrl = '';
+  const webhooks = new WebhookService({
+    store: store.webhooks,
+    hub: events,
+    service,
+    config: config.webhooks,
+    baseUrl: () => config.publicUrl ?? listeningUrl,
+    onError: (err, what) => app.log.error({ err }, `webhooks: ${what} failed`),
+    onDisabled: (webhook, reason) => app.log.warn({ webhook: webhook.id, url: webhook.url, reason }, 'webhooks: endpoint disabled'),
+  });
   // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.events.maxMessageBytes },
@@ -238,8 +253,10 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   const rpc = (payload: unknown, ctx: CallContext) =>
     dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
   await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, rpc, ...publicUrl });
+  await app.register(webhooksRestPlugin, { webhooks, version: model.version, bodyLimit: config.limits.bodyBytes, ...publicUrl });
   await app.register(docsPlugin, { service });
   events.start();
+  webhooks.start();
 
   let closing: Promise<void> | null = null;
   const warnings: string[] = [];
@@ -256,6 +273,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     isDemo,
     auth,
     metrics,
+    webhooks,
     warnings,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
@@ -268,7 +286,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
         warnings.push(warning);
         app.log.warn(warning);
       }
-      return `${tls ? 'https' : 'http'}://${host}:${port}`;
+      listeningUrl = `${tls ? 'https' : 'http'}://${host}:${port}`;
+      return listeningUrl;
     },
     close() {
       closing ??= (async () => {
@@ -286,6 +305,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
           await events.shutdown(Math.min(5000, bound / 2));
           clearInterval(purgeTimer);
           await app.close();
+          // Attempts in flight finish (each within webhooks.timeout) and are written down.
+          await webhooks.stop();
         } finally {
           clearTimeout(cut);
         }

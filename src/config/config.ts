@@ -3,6 +3,7 @@
  * environment variables, then command-line flags — each overriding the one before.
  * Every limit lives here, with its default, so it is configurable and documented once.
  */
+import { DEFAULT_WEBHOOKS, resolveWebhooks, webhooksFromEnv, type WebhooksConfig, type WebhooksOverrides } from './webhooks-config.js';
 import type { ConfigSpec } from '../schema/types.js';
 
 export interface Limits {
@@ -146,6 +147,8 @@ export function parseDuration(value: number | string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
 }
 
+export { DEFAULT_WEBHOOKS, type WebhooksConfig } from './webhooks-config.js';
+
 /** CORS (SPEC §4.11): who may call from a browser, and what a script may read. */
 export interface CorsConfig {
   /** `*` (any origin, the default) or the exact origins allowed (`https://app.example.com`). */
@@ -233,6 +236,8 @@ export interface CarteConfig {
    * still open when it runs out are cut. Given as seconds or with a unit (`'30s'`).
    */
   readonly shutdownTimeout: number;
+  /** Webhook deliveries (SPEC §7): retry schedule, timeout, concurrency, network safety. */
+  readonly webhooks: WebhooksConfig;
 }
 
 /** The rate-limit headers (IETF draft-ietf-httpapi-ratelimit-headers) a browser script may read. */
@@ -309,15 +314,17 @@ export const DEFAULT_CONFIG: CarteConfig = {
   blobs: {},
   metrics: { enabled: true, allow: 'loopback', processMetrics: true },
   shutdownTimeout: 10_000,
+  webhooks: DEFAULT_WEBHOOKS,
 };
 
 /** Sections merged member by member across layers (a layer may set one member only). */
 const SECTIONS = ['limits', 'cors', 'jsonp', 'idempotency', 'blobs', 'auth', 'hosts', 'metrics'] as const;
 type Section = (typeof SECTIONS)[number];
 
-export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events' | 'shutdownTimeout'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
+export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' | 'events' | 'shutdownTimeout' | 'webhooks'>> & { [K in Section]?: Partial<NonNullable<CarteConfig[K]>> } & {
   rateLimits?: Partial<RateLimitConfig>;
   events?: EventsOverrides;
+  webhooks?: WebhooksOverrides;
   /** Seconds, or a duration with a unit (`'30s'`, `'1m'`). */
   shutdownTimeout?: number | string;
 };
@@ -325,7 +332,7 @@ export type ConfigOverrides = Partial<Omit<CarteConfig, Section | 'rateLimits' |
 function fromSchema(spec: ConfigSpec | undefined): ConfigOverrides {
   if (!spec) return {};
   const out: ConfigOverrides = {};
-  for (const section of [...SECTIONS, 'rateLimits', 'events'] as const) {
+  for (const section of [...SECTIONS, 'rateLimits', 'events', 'webhooks'] as const) {
     const value = spec[section];
     if (value && typeof value === 'object' && !Array.isArray(value)) (out as Record<string, unknown>)[section] = value;
   }
@@ -404,6 +411,8 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.CARTE_METRICS_PROCESS_METRICS) metrics.processMetrics = flag(env.CARTE_METRICS_PROCESS_METRICS);
   if (Object.keys(metrics).length > 0) out.metrics = metrics;
   if (env.CARTE_SHUTDOWN_TIMEOUT) out.shutdownTimeout = /^\d+(\.\d+)?$/.test(env.CARTE_SHUTDOWN_TIMEOUT) ? Number(env.CARTE_SHUTDOWN_TIMEOUT) : env.CARTE_SHUTDOWN_TIMEOUT;
+  const webhooks = webhooksFromEnv(env);
+  if (webhooks) out.webhooks = webhooks;
   return out as ConfigOverrides;
 }
 
@@ -426,6 +435,8 @@ export function resolveConfig(schemaConfig: ConfigSpec | undefined, ...layers: C
         const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : NaN;
         if (Number.isNaN(ms) || ms < 1) problems.push(`shutdownTimeout must be a positive duration (seconds, or 30s, 1m; got ${JSON.stringify(value)})`);
         else merged.shutdownTimeout = ms;
+      } else if (key === 'webhooks') {
+        merged.webhooks = resolveWebhooks(config.webhooks, value as WebhooksOverrides, problems);
       } else merged[key] = value;
     }
     config = merged as unknown as CarteConfig;

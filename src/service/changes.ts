@@ -5,6 +5,7 @@
  * (fan-out to subscribers). The recorder is the seam the events room plugs into.
  */
 import type { Condition, IdempotencyClaim, IdempotencyRecord, Key, NewEvent, ReadPlan, ReadResult, Row, SearchTarget, StoredEvent, StoreWriter, Suggestion, WordHit } from '../store/store.js';
+import type { NewDelivery } from '../store/webhook-store.js';
 import type { CallContext } from './types.js';
 
 export interface Change {
@@ -73,5 +74,8 @@ export class WriteTx implements StoreWriter {
   }
   releaseIdempotencyKey(scope: string, key: string): Promise<void> {
     return this.inner.releaseIdempotencyKey(scope, key);
+  }
+  insertWebhookDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
+    return this.inner.insertWebhookDeliveries(deliveries);
   }
 }

@@ -6,6 +6,7 @@
 import type { CountMode, LeafType, Scalar } from '../query/types.js';
 import type { ApiModel } from '../schema/types.js';
 import type { AuthStore } from './auth-store.js';
+import type { NewDelivery, WebhookStore } from './webhook-store.js';
 
 /** A stored item, decoded: field name → JSON value, with its key under `id`. */
 export type Row = Record<string, unknown>;
@@ -153,6 +154,8 @@ export interface StoreWriter extends StoreReader {
   completeIdempotencyKey(scope: string, key: string, response: unknown, expiresAt: Date): Promise<void>;
   /** Forgets a claim whose request failed, so that it may be retried. */
   releaseIdempotencyKey(scope: string, key: string): Promise<void>;
+  /** Adds webhook deliveries to the outbox in this transaction (SPEC §7: durable, with the event). */
+  insertWebhookDeliveries(deliveries: readonly NewDelivery[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -244,6 +247,8 @@ export interface Store extends StoreReader {
   attach(model: ApiModel): void;
   /** Clients, API keys, tokens and signing keys (SPEC §8); kept apart from the resources. */
   readonly auth: AuthStore;
+  /** Webhook endpoints, the delivery outbox and its attempts (SPEC §7, §10); kept apart from the resources. */
+  readonly webhooks: WebhookStore;
   /**
    * Runs `fn` in one transaction: all of it commits, durably, or none of it does. Write
    * transactions run one at a time (per database, across processes on PostgreSQL). A write

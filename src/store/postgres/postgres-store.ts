@@ -46,6 +46,8 @@ import { AUTH_TABLES_SQL, PostgresAuthStore } from './postgres-auth-store.js';
 import { appendEvent, EVENT_TABLES_SQL, purgeEvents, readEvents } from './postgres-events.js';
 import { commitChannel, PostgresCommitWatch } from './postgres-notify.js';
 import * as idempotency from './postgres-idempotency.js';
+import { insertDeliveries, SqlWebhookStore, type NewDelivery, type WebhookStore } from '../webhook-store.js';
+import { POSTGRES_CLAIM_SQL, postgresRun, WEBHOOK_TABLES_SQL } from './postgres-webhooks.js';
 import { planPostgresMigration, readDatabaseShape } from './postgres-migrate.js';
 import { PostgresSearchIndex, reindex, wordQuery, type SearchShape } from './postgres-search.js';
 
@@ -142,6 +144,17 @@ class PostgresSession implements StoreWriter {
   }
   releaseIdempotencyKey(scope: string, key: string): Promise<void> {
     return idempotency.releaseIdempotencyKey(this.boundQuery, scope, key);
+  }
+
+  /** SPEC §7: the webhooks outbox, in the change's transaction. */
+  insertWebhookDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
+    return insertDeliveries(
+      postgresRun((sql, params) => {
+        this.stats.statements++;
+        return this.run(sql, params);
+      }),
+      deliveries,
+    );
   }
 
   private codec(resource: string): ResourceCodec {
@@ -362,6 +375,31 @@ function connection(options: PostgresStoreOptions): { connectionString: string; 
   return { connectionString: url.toString(), schema };
 }
 
+/** The webhook store on the pool: each write transaction on a connection of its own. */
+function openWebhooks(pool: pg.Pool): WebhookStore {
+  return new SqlWebhookStore({
+    run: postgresRun((sql, params) => pool.query(sql, params)),
+    claimSql: POSTGRES_CLAIM_SQL,
+    transaction: async (fn) => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(postgresRun((sql, params) => client.query(sql, params)));
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch((r: Error) => {
+          broken = r;
+        });
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    },
+  });
+}
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres';
   readonly capabilities = { estimatedCount: true };
@@ -383,10 +421,14 @@ export class PostgresStore implements Store {
     /** For the LISTEN connection of `watchCommits`. */
     private readonly connectionString: string,
   ) {
+    this.webhooks = openWebhooks(pool);
     this.writeLock = lockKey(`carte:write:${schema}`);
     this.channel = commitChannel(schema);
     this.readSession = new PostgresSession((sql, params) => this.pool.query(sql, params), () => this.codecs, this.stats, estimateThreshold, this.channel);
   }
+
+  /** Webhook endpoints and the delivery outbox; their writes are short transactions of their own, outside the write lock. */
+  readonly webhooks: WebhookStore;
 
   /** Per schema: Carte instances serving one schema serialize their writes on it. */
   private readonly writeLock: string;
@@ -403,7 +445,7 @@ export class PostgresStore implements Store {
       const { rows } = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
       const current = rows[0]?.schema;
       if (!current) throw new Error('No schema to create tables in: the search_path names no existing schema (add ?schema=NAME to the URL).');
-      await createLocked(pool, lockKey(`carte:internal:${current}`), `${AUTH_TABLES_SQL}\n${EVENT_TABLES_SQL}\n${idempotency.IDEMPOTENCY_TABLES_SQL}`);
+      await createLocked(pool, lockKey(`carte:internal:${current}`), `${AUTH_TABLES_SQL}\n${EVENT_TABLES_SQL}\n${idempotency.IDEMPOTENCY_TABLES_SQL}\n${WEBHOOK_TABLES_SQL}`);
       return new PostgresStore(pool, current, options.estimateThreshold ?? 1000, new PostgresAuthStore(pool), connectionString);
     } catch (e) {
       await pool.end().catch(() => undefined);

@@ -33,6 +33,8 @@ import {
 } from '../store.js';
 import type { AuthStore } from '../auth-store.js';
 import { SqliteAuthStore } from './sqlite-auth-store.js';
+import { insertDeliveries, SqlWebhookStore, type NewDelivery, type SqlRun, type WebhookStore } from '../webhook-store.js';
+import { SQLITE_CLAIM_SQL, sqliteRun, WEBHOOK_TABLES_SQL } from './sqlite-webhooks.js';
 import { compileCondition, compileRead, quote, tableName } from './sqlite-compiler.js';
 import { appendEvent, EVENT_TABLES_SQL, purgeEvents, readEvents } from './sqlite-events.js';
 import { planSqliteMigration } from './sqlite-migrate.js';
@@ -337,6 +339,10 @@ class SqliteSession implements StoreWriter {
     this.prepare(sql).run(...params);
   }
 
+  insertWebhookDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
+    return insertDeliveries(sqliteRun((sql) => this.prepare(sql)), deliveries);
+  }
+
   // Idempotency keys (SPEC §4.7): one row per (principal, key) in an internal table.
 
   async idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
@@ -401,6 +407,7 @@ export class SqliteStore implements Store {
   private closed = false;
   readonly file: string;
   readonly auth: AuthStore;
+  readonly webhooks: WebhookStore;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.file === ':memory:';
@@ -428,6 +435,43 @@ export class SqliteStore implements Store {
         return fn();
       }),
     );
+    this.writer.exec(WEBHOOK_TABLES_SQL);
+    this.webhooks = this.openWebhooks();
+  }
+
+  /** Webhook tables: reads on the reader; writes queued behind the resource writes on the writer (not counted in `stats`). */
+  private openWebhooks(): WebhookStore {
+    const cache = new Map<string, Database.Statement>();
+    const prepare = (db: Database.Database) => (sql: string) => {
+      const key = `${db === this.writer ? 'w' : 'r'}:${sql}`;
+      let stmt = cache.get(key);
+      if (!stmt) cache.set(key, (stmt = db.prepare(sql)));
+      return stmt;
+    };
+    const read = sqliteRun(prepare(this.reader));
+    const write = sqliteRun(prepare(this.writer));
+    const open = () => {
+      if (this.closed) throw new Error('the store is closed');
+    };
+    const run: SqlRun = (sql, params) =>
+      /^\s*SELECT/i.test(sql) ? (open(), read(sql, params)) : this.queue.run(async () => (open(), write(sql, params)));
+    return new SqlWebhookStore({
+      run,
+      claimSql: SQLITE_CLAIM_SQL,
+      transaction: (fn) =>
+        this.queue.run(async () => {
+          open();
+          this.begin.run();
+          try {
+            const result = await fn(write);
+            this.commit.run();
+            return result;
+          } catch (e) {
+            if (this.writer.inTransaction) this.rollback.run();
+            throw e;
+          }
+        }),
+    });
   }
 
   async planMigration(model: ApiModel): Promise<MigrationPlan> {
