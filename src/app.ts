@@ -193,7 +193,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     onError: (err, what) => app.log.error({ err }, `events: ${what} failed`),
   });
   service.addRecorder(events.recorder);
-  // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
+  // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions at /v1/graphql).
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.events.maxMessageBytes },
     // A client breaking the protocol (a message over maxPayload: closed with 1009) is not a server error.
@@ -223,7 +223,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, events, ...publicUrl });
   await app.register(eventsRestPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, ...publicUrl });
   await app.register(rpcPlugin, { service, limits: config.limits, ...publicUrl });
-  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, ...publicUrl });
+  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, subscriptions: { hub: events, auth }, ...publicUrl });
   // JSON-RPC messages on /v1/ws go through the same dispatcher as POST /v1/rpc (SPEC §5, §7).
   const rpc = (payload: unknown, ctx: CallContext) =>
     dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
