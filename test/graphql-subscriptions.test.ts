@@ -60,6 +60,15 @@ function subscriptionsLive(t: TestServer, n: number): Promise<void> {
   return waitUntil(() => t.server.events.stats().subscriptions >= n, `${n} subscriptions are live`);
 }
 
+/** Closes the clients and waits until the server has dropped their subscriptions. */
+async function dispose(t: TestServer, ...connections: Connection[]): Promise<void> {
+  for (const c of connections) await c.client.dispose();
+  await waitUntil(() => t.server.events.stats().subscriptions === 0, 'the closed sockets\' subscriptions are gone');
+}
+
+/** A hang fails the test instead of the run. */
+const LIMIT = { timeout: 60_000 };
+
 const ORDER_EVENT = 'id type resource resourceId occurredAt changes data { id state orderValue clientId }';
 
 describe('GraphQL subscriptions over graphql-ws (demo)', () => {
@@ -69,7 +78,7 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
   });
   after(() => t.close());
 
-  test('subscribe, write through REST, receive the events in SPEC §7 shape', async () => {
+  test('subscribe, write through REST, receive the events in SPEC §7 shape', LIMIT, async () => {
     const c = connect(t, { authorization: `Bearer ${t.token}` });
     const sub = subscribe(c, `subscription { ordersChanged { ${ORDER_EVENT} } }`);
     await subscriptionsLive(t, 1);
@@ -95,12 +104,12 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
     assert.equal(((await sub.next()).data?.ordersChanged as Record<string, unknown>).type, 'orders.preparing');
     await sub.stop();
     await waitUntil(() => t.server.events.stats().subscriptions === 0, 'the subscription is gone once completed');
-    await c.client.dispose();
+    await dispose(t, c);
   });
 
-  test('filters and event types narrow what arrives; relations of the item are resolved', async () => {
+  test('filters and event types narrow what arrives; relations of the item are resolved', LIMIT, async () => {
     const c = connect(t, { authorization: `Bearer ${t.token}` });
-    const ready = subscribe(c, `subscription($types: [String!]) { ordersChanged(filter: {clientId: ["2"]}, types: $types) { type data { id clientId client { id } } } }`, { types: ['orders.ready'] });
+    const ready = subscribe(c, `subscription($types: [String!]) { ordersChanged(filter: {clientId: [2]}, types: $types) { type data { id clientId client { id } } } }`, { types: ['orders.ready'] });
     const big = subscribe(c, 'subscription { ordersChanged(filter: {orderValue_gte: 100}, types: ["orders.created"]) { type data { orderValue } } }');
     await subscriptionsLive(t, 2);
     const small = (await t.post('/v1/orders', { clientId: 1, restaurantId: 1, orderValue: 5 })).body as { id: number };
@@ -116,10 +125,10 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
     const another = (await t.post('/v1/orders', { clientId: 3, restaurantId: 1, orderValue: 300 })).body as { id: number };
     assert.ok(another.id > mine.id);
     assert.deepEqual((await big.next()).data?.ordersChanged, { type: 'orders.created', data: { orderValue: 300 } });
-    await c.client.dispose();
+    await dispose(t, c);
   });
 
-  test('after resumes from an event id: what was committed meanwhile is replayed, then live events follow', async () => {
+  test('after resumes from an event id: what was committed meanwhile is replayed, then live events follow', LIMIT, async () => {
     const c = connect(t, { authorization: `Bearer ${t.token}` });
     const first = subscribe(c, 'subscription { restaurantsChanged(types: ["restaurants.created"]) { id data { name } } }');
     await subscriptionsLive(t, 1);
@@ -134,22 +143,22 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
     assert.deepEqual((await resumed.next()).data?.restaurantsChanged, { data: { name: 'Chez C' } });
     await t.post('/v1/restaurants', { name: 'Chez D', type: 'french' });
     assert.deepEqual((await resumed.next()).data?.restaurantsChanged, { data: { name: 'Chez D' } });
-    await c.client.dispose();
+    await dispose(t, c);
   });
 
-  test('a bad cursor, a bad event type: the subscription answers an error with extensions.code', async () => {
+  test('a bad cursor, a bad event type: the subscription answers an error with extensions.code', LIMIT, async () => {
     const c = connect(t);
     const bad = subscribe(c, 'subscription { ordersChanged(after: "nonsense") { id } }');
     const r = await bad.next();
-    assert.equal(r.data, null);
+    assert.equal(r.data, undefined);
     assert.equal(r.errors?.[0]?.extensions?.code, 'invalid_request');
     assert.equal(r.errors?.[0]?.extensions?.status, 400);
     const wrong = await subscribe(c, 'subscription { ordersChanged(types: ["restaurants.created"]) { id } }').next();
     assert.equal(wrong.errors?.[0]?.extensions?.code, 'invalid_request');
-    await c.client.dispose();
+    await dispose(t, c);
   });
 
-  test('request errors (validation, depth/cost limits) are `error` messages with extensions.code', async () => {
+  test('request errors (validation, depth/cost limits) are `error` messages with extensions.code', LIMIT, async () => {
     const c = connect(t);
     await assert.rejects(subscribe(c, 'subscription { ordersChanged { nope } }').next(), (errors: unknown) => {
       const list = errors as { message: string; extensions: { code: string } }[];
@@ -157,17 +166,19 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
       assert.match(list[0]?.message ?? '', /nope/);
       return true;
     });
-    // Deeper than the limit (the default depth is 10).
-    const deep = 'subscription { ordersChanged { data { client { orders { items { client { orders { items { client { orders { items { id } } } } } } } } } } } }';
+    // Deeper than the limit (the default depth is 12): 15 levels.
+    const deep = 'subscription { ordersChanged { data { client { orders { items { client { orders { items { client { orders { items { client { orders { items { id } } } } } } } } } } } } } } }';
     await assert.rejects(subscribe(c, deep).next(), (errors: unknown) => {
-      const list = errors as { extensions: { code: string; limit: number } }[];
+      const list = errors as { extensions: { code: string; limit: number; actual: number } }[];
       assert.equal(list[0]?.extensions.code, 'query_too_complex');
+      assert.equal(list[0]?.extensions.limit, 12);
+      assert.equal(list[0]?.extensions.actual, 15);
       return true;
     });
-    await c.client.dispose();
+    await dispose(t, c);
   });
 
-  test('queries and mutations also run over the socket, through the same service', async () => {
+  test('queries and mutations also run over the socket, through the same service', LIMIT, async () => {
     const c = connect(t, { authorization: `Bearer ${t.token}` });
     const q = await subscribe(c, '{ restaurant(id: 1) { id } }').next();
     assert.deepEqual(q.data, { restaurant: { id: '1' } });
@@ -178,11 +189,10 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
     const anon = connect(t);
     const refused = await subscribe(anon, 'mutation { createClient(input: {name: "Nobody", email: "n@example.com"}) { name } }').next();
     assert.equal(refused.errors?.[0]?.extensions?.code, 'no_credentials');
-    await anon.client.dispose();
-    await c.client.dispose();
+    await dispose(t, anon, c);
   });
 
-  test('a bad token in connectionParams closes the connection with 4403; no subscription is made', async () => {
+  test('a bad token in connectionParams closes the connection with 4403; no subscription is made', LIMIT, async () => {
     const c = connect(t, { authorization: 'Bearer not-a-token' });
     await assert.rejects(subscribe(c, 'subscription { ordersChanged { id } }').next(), (e: unknown) => {
       assert.equal((e as { code: number }).code, 4403);
@@ -193,17 +203,16 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
     assert.equal(t.server.events.stats().subscriptions, 0);
     const typed = connect(t, { authorization: 42 });
     await assert.rejects(subscribe(typed, 'subscription { ordersChanged { id } }').next(), (e: unknown) => (e as { code: number }).code === 4403);
-    await c.client.dispose();
-    await typed.client.dispose();
+    await dispose(t, c, typed);
   });
 
-  test('the upgrade needs the graphql-transport-ws subprotocol (4406 otherwise)', async () => {
+  test('the upgrade needs the graphql-transport-ws subprotocol (4406 otherwise)', LIMIT, async () => {
     const socket = new WebSocket(`${t.url.replace(/^http/, 'ws')}/v1/graphql`, 'something-else');
     const [code] = (await new Promise((resolve) => socket.once('close', (...args) => resolve(args)))) as [number];
     assert.equal(code, 4406);
   });
 
-  test('the SDL declares the Subscription type, valid under buildSchema', async () => {
+  test('the SDL declares the Subscription type, valid under buildSchema', LIMIT, async () => {
     const res = await t.get('/v1/graphql/schema.graphql');
     assert.equal(res.status, 200);
     const schema = buildSchema(res.text);
@@ -242,7 +251,7 @@ describe('GraphQL subscriptions and access rules', () => {
   });
   after(() => t.close());
 
-  test("another principal's rows are never delivered (owner rule)", async () => {
+  test("another principal's rows are never delivered (owner rule)", LIMIT, async () => {
     const alice = connect(t, { authorization: `Bearer ${await t.mintToken('alice', [])}` });
     const bob = connect(t, { authorization: `Bearer ${await t.mintToken('bob', [])}` });
     const aliceSub = subscribe(alice, 'subscription { ticketsChanged(types: ["tickets.created"]) { data { ownerId title } } }');
@@ -260,16 +269,15 @@ describe('GraphQL subscriptions and access rules', () => {
     const replay = subscribe(bob, 'subscription { ticketsChanged(after: "evt_00000000000", types: ["tickets.created"]) { data { title } } }');
     const replayed = [await replay.next(), await replay.next()].map((r) => (r.data?.ticketsChanged as { data: { title: string } }).data.title);
     assert.deepEqual(replayed, ['b1', 'b2']);
-    await alice.client.dispose();
-    await bob.client.dispose();
+    await dispose(t, alice, bob);
   });
 
-  test('an anonymous connection may not subscribe to what needs authentication; the token makes it work', async () => {
+  test('an anonymous connection may not subscribe to what needs authentication; the token makes it work', LIMIT, async () => {
     const anon = connect(t);
     const refused = await subscribe(anon, 'subscription { notesChanged { id } }').next();
     assert.equal(refused.errors?.[0]?.extensions?.code, 'no_credentials');
     assert.equal(refused.errors?.[0]?.extensions?.status, 401);
-    await anon.client.dispose();
+    await dispose(t, anon);
     // The upgrade request's own token (access_token in the query, for browsers) works too.
     const token = await t.mintToken('carol', []);
     const viaQuery = createClient({ url: `${t.url.replace(/^http/, 'ws')}/v1/graphql?access_token=${token}`, webSocketImpl: WebSocket, retryAttempts: 0 });
@@ -279,5 +287,6 @@ describe('GraphQL subscriptions and access rules', () => {
     const step = await iterator.next();
     assert.deepEqual((step.value as Result).data?.notesChanged, { data: { text: 'hello' } });
     await viaQuery.dispose();
+    await waitUntil(() => t.server.events.stats().subscriptions === 0, 'the subscription is gone');
   });
 });
