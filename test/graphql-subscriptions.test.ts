@@ -208,7 +208,7 @@ describe('GraphQL subscriptions over graphql-ws (demo)', () => {
 
   test('the upgrade needs the graphql-transport-ws subprotocol (4406 otherwise)', LIMIT, async () => {
     const socket = new WebSocket(`${t.url.replace(/^http/, 'ws')}/v1/graphql`, 'something-else');
-    const [code] = (await new Promise((resolve) => socket.once('close', (...args) => resolve(args)))) as [number];
+    const code = await new Promise<number>((resolve) => socket.once('close', (closeCode: number) => resolve(closeCode)));
     assert.equal(code, 4406);
   });
 
