@@ -13,6 +13,7 @@ import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
 import { EventHub } from './events/hub.js';
+import { asyncapiPlugin } from './openapi/asyncapi.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
@@ -229,6 +230,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
   await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, rpc, ...publicUrl });
   await app.register(docsPlugin, { service });
+  await app.register(asyncapiPlugin, { api: model, ...publicUrl });
   events.start();
 
   let closed = false;
