@@ -290,3 +290,41 @@ describe('GraphQL subscriptions and access rules', () => {
     await waitUntil(() => t.server.events.stats().subscriptions === 0, 'the subscription is gone');
   });
 });
+
+describe('GraphQL subscriptions and slow readers', () => {
+  test('a reader too slow for events.bufferBytes is closed with 1008', { timeout: 120_000 }, async () => {
+    const spec: ApiSpec = { api: { name: 'Big' }, resources: { pages: { access: 'public', fields: { text: { type: 'string' } } } } };
+    const t = await startServer({ schema: spec, config: { events: { bufferBytes: 64 * 1024 } } });
+    const socket = new WebSocket(`${t.url.replace(/^http/, 'ws')}/v1/graphql`, 'graphql-transport-ws');
+    try {
+      const inbox: string[] = [];
+      let arrived: () => void = () => undefined;
+      socket.on('message', (data) => {
+        inbox.push(String(data));
+        arrived();
+      });
+      const closed = new Promise<number>((resolve) => socket.once('close', (code: number) => resolve(code)));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      while (inbox.length === 0) await new Promise<void>((resolve) => (arrived = resolve));
+      assert.deepEqual(JSON.parse(inbox[0] as string), { type: 'connection_ack' });
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { pagesChanged { data { text } } }' } }));
+      await subscriptionsLive(t, 1);
+      // Stop reading: the kernel's buffers fill, then the server's.
+      (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+      const text = 'x'.repeat(100_000);
+      for (let i = 0; i < 2000 && t.server.events.stats().slowConsumersClosed === 0; i++) {
+        assert.equal((await t.post('/v1/pages', { text })).status, 201);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(t.server.events.stats().slowConsumersClosed, 1);
+      (socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      assert.equal(await closed, 1008);
+      assert.ok(inbox.length > 1, 'some events were delivered before the bound');
+      await waitUntil(() => t.server.events.stats().subscriptions === 0, 'the subscription ended with the socket');
+    } finally {
+      socket.terminate();
+      await t.close();
+    }
+  });
+});
