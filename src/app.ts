@@ -16,6 +16,7 @@ import { EventHub } from './events/hub.js';
 import { LogBus } from './events/log-bus.js';
 import { Metrics } from './metrics/metrics.js';
 import { installOps } from './protocols/ops/plugin.js';
+import { asyncapiPlugin } from './openapi/asyncapi.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
@@ -219,6 +220,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     onDisabled: (webhook, reason) => app.log.warn({ webhook: webhook.id, url: webhook.url, reason }, 'webhooks: endpoint disabled'),
   });
   // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
+  // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions at /v1/graphql).
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.events.maxMessageBytes },
     // A client breaking the protocol (a message over maxPayload: closed with 1009) is not a server error.
@@ -248,13 +250,14 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   await app.register(restPlugin, { service, bodyLimit: config.limits.bodyBytes, routes, events, ...publicUrl });
   await app.register(eventsRestPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, ...publicUrl });
   await app.register(rpcPlugin, { service, limits: config.limits, ...publicUrl });
-  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, ...publicUrl });
+  await app.register(graphqlPlugin, { service, limits: config.limits, bodyLimit: config.limits.bodyBytes, subscriptions: { hub: events, auth }, ...publicUrl });
   // JSON-RPC messages on /v1/ws go through the same dispatcher as POST /v1/rpc (SPEC §5, §7).
   const rpc = (payload: unknown, ctx: CallContext) =>
     dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
   await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, rpc, ...publicUrl });
   await app.register(webhooksRestPlugin, { webhooks, version: model.version, bodyLimit: config.limits.bodyBytes, ...publicUrl });
   await app.register(docsPlugin, { service });
+  await app.register(asyncapiPlugin, { api: model, ...publicUrl });
   events.start();
   webhooks.start();
 

@@ -89,7 +89,7 @@ export function carteToGraphql(error: CarteError, baseUrl: string, located?: { r
 }
 
 /** Any error graphql-js reports → a formatted error with a code from the table. */
-function formatError(error: GraphQLError, baseUrl: string, log: RunOptions['log']): GraphQLFormattedError {
+export function formatError(error: GraphQLError, baseUrl: string, log: RunOptions['log']): GraphQLFormattedError {
   const original = error.originalError;
   if (original instanceof CarteError) {
     if (original.status >= 500) log?.(original.cause ?? original);
@@ -141,9 +141,21 @@ function documentOf(runtime: GraphqlRuntime, query: string): DocumentNode | Prob
   return outcome;
 }
 
-/** Runs one request; request-level problems come back as a request error (no `data`). */
-export async function runGraphql(runtime: GraphqlRuntime, request: unknown, call: CallContext, options: RunOptions): Promise<GraphqlOutcome> {
-  const base = call.baseUrl;
+/** An operation ready to run: parsed, validated, within the limits, its variables coerced. */
+export interface PreparedOperation {
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
+  readonly operationName: string | undefined;
+  readonly variables: Record<string, unknown>;
+}
+
+/**
+ * Checks one request up to the point of running it, whatever the transport: the request's
+ * shape, parse and validation (cached), the operation to run, variables, then the alias,
+ * depth and cost limits (SPEC §6). `allow` names the operation kinds the transport serves.
+ */
+export function prepareOperation(runtime: GraphqlRuntime, request: unknown, baseUrl: string, allow: { readonly method: 'GET' | 'POST'; readonly subscriptions: boolean }): PreparedOperation | GraphqlOutcome {
+  const base = baseUrl;
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
     return requestError([errors.invalidRequest('A GraphQL request is an object: {"query": "…", "variables": {…}, "operationName": "…"}.')], base);
   }
@@ -161,11 +173,11 @@ export async function runGraphql(runtime: GraphqlRuntime, request: unknown, call
   if (!operation) {
     return requestError([errors.invalidRequest(operationName ? `There is no operation named '${String(operationName)}' in the document.` : 'The document has several operations: name the one to run with operationName.')], base);
   }
-  if (options.method === 'GET' && operation.operation !== 'query') {
+  if (allow.method === 'GET' && operation.operation !== 'query') {
     const e = errors.methodNotAllowed('GET', ['POST'], `A ${operation.operation} is sent with POST; GET runs queries only.`);
     return requestError([e], base, { status: 405, headers: { Allow: 'GET, POST' } });
   }
-  if (operation.operation === 'subscription') {
+  if (operation.operation === 'subscription' && !allow.subscriptions) {
     return requestError([errors.invalidRequest('Subscriptions are served over WebSocket (graphql-ws), not over HTTP.')], base);
   }
   const coerced = getVariableValues(runtime.schema, operation.variableDefinitions ?? [], (variables as Record<string, unknown> | null | undefined) ?? {}, { maxErrors: 25 });
@@ -181,12 +193,21 @@ export async function runGraphql(runtime: GraphqlRuntime, request: unknown, call
   } catch (e) {
     return requestError([toCarteError(e)], base);
   }
+  return { document, operation, operationName: (operationName as string | null | undefined) ?? undefined, variables: (variables as Record<string, unknown> | null | undefined) ?? {} };
+}
+
+/** Runs one request; request-level problems come back as a request error (no `data`). */
+export async function runGraphql(runtime: GraphqlRuntime, request: unknown, call: CallContext, options: RunOptions): Promise<GraphqlOutcome> {
+  const base = call.baseUrl;
+  const prepared = prepareOperation(runtime, request, base, { method: options.method, subscriptions: false });
+  if (!('document' in prepared)) return prepared;
+  const { document, operationName, variables } = prepared;
   const context: GraphqlContext = { call };
   const result = (await execute({
     schema: runtime.schema,
     document,
-    ...(operationName ? { operationName: operationName as string } : {}),
-    variableValues: (variables as Record<string, unknown> | null | undefined) ?? {},
+    ...(operationName ? { operationName } : {}),
+    variableValues: variables,
     contextValue: context,
   })) as ExecutionResult;
   const body: GraphqlOutcome['body'] = { ...(result.errors ? { errors: result.errors.map((e) => formatError(e, base, options.log)) } : {}), data: result.data ?? null };

@@ -7,7 +7,10 @@
  */
 import { printSchema } from 'graphql';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/websocket'; // route option `wsHandler`
+import type { Auth } from '../../auth/auth.js';
 import { ANONYMOUS } from '../../auth/principal.js';
+import type { EventHub } from '../../events/hub.js';
 import { errors, type CarteError } from '../../errors.js';
 import type { ResourceService } from '../../service/resource-service.js';
 import type { CallContext } from '../../service/types.js';
@@ -17,6 +20,8 @@ import type { SchemaExtensions } from './build-schema.js';
 import { carteToGraphql, createGraphqlRuntime, runGraphql, runGraphqlBatch, type GraphqlOutcome, type GraphqlRuntime } from './execute.js';
 import { graphiqlAsset, graphiqlPage } from './graphiql.js';
 import type { GraphqlLimits } from './limits.js';
+import { subscriptionFields } from './subscriptions.js';
+import { graphqlWsHandler } from './ws.js';
 
 export interface GraphqlPluginOptions {
   readonly service: ResourceService;
@@ -27,6 +32,8 @@ export interface GraphqlPluginOptions {
   readonly extensions?: SchemaExtensions;
   /** Filled with the runtime once built (a graphql-ws server reuses its schema and limits). */
   readonly onRuntime?: (runtime: GraphqlRuntime) => void;
+  /** Subscriptions over graphql-ws at the same URL, fed by the events room (SPEC §6, §7). */
+  readonly subscriptions?: { readonly hub: EventHub; readonly auth: Auth };
 }
 
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
@@ -38,7 +45,9 @@ class Unparsable {
 
 export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPluginOptions): Promise<void> {
   const { service } = options;
-  const runtime = createGraphqlRuntime(service, options.limits, options.extensions);
+  const live = options.subscriptions;
+  const extensions = options.extensions ?? (live ? { subscription: subscriptionFields(service, live.hub) } : {});
+  const runtime = createGraphqlRuntime(service, options.limits, extensions);
   options.onRuntime?.(runtime);
   const url = `${service.prefix}/graphql`;
   const sdl = printSchema(runtime.schema);
@@ -88,7 +97,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     return send(request, reply, outcome);
   });
 
-  app.get(url, async (request, reply) => {
+  const getHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const wanted = negotiate(request.headers.accept, [JSON_TYPE, GRAPHQL_RESPONSE, 'text/html']);
     const params = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
     if (wanted === 'text/html') {
@@ -109,6 +118,13 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     const outcome = await runGraphql(runtime, { query, variables, operationName: params.get('operationName') }, ctxOf(request), { method: 'GET', log: log(request) });
     reply.header('Vary', 'Accept');
     return send(request, reply, outcome);
+  };
+  app.route({
+    method: 'GET',
+    url,
+    handler: getHandler,
+    // An upgrade with the graphql-transport-ws subprotocol: subscriptions (and queries, mutations) over graphql-ws.
+    ...(live ? { wsHandler: graphqlWsHandler(runtime, { hub: live.hub, auth: live.auth, publicUrl: options.publicUrl }) } : {}),
   });
 
   app.get(`${url}/schema.graphql`, async (request, reply) => {
