@@ -13,6 +13,7 @@ import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/
 import { demoSchema } from './demo/schema.js';
 import { seedDemo } from './demo/seed.js';
 import { EventHub } from './events/hub.js';
+import { openApiPlugin, type OpenApiOptions } from './openapi/plugin.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
@@ -228,7 +229,10 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   const rpc = (payload: unknown, ctx: CallContext) =>
     dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
   await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, rpc, ...publicUrl });
-  await app.register(docsPlugin, { service });
+  // SPEC §9: the OpenAPI document and the developer portal rendered from it.
+  const openapi: OpenApiOptions = { service, routes, config, scopes: () => auth.scopesSupported() };
+  await app.register(openApiPlugin, openapi);
+  await app.register(docsPlugin, openapi);
   events.start();
 
   let closed = false;

@@ -1,0 +1,96 @@
+/**
+ * Serves the OpenAPI document (SPEC §9): `GET /v1/openapi.json` and `/v1/openapi.yaml`,
+ * without authentication, with the base URLs of the request's faces (SPEC §8 "Domains"),
+ * an ETag and 304 for a client that already has it. The document is built once per schema;
+ * its text is kept for the few base URLs a server answers on.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { stringify } from 'yaml';
+import type { CarteServer } from '../app.js';
+import type { CarteConfig } from '../config/config.js';
+import type { RouteInfo } from '../protocols/rest/routes.js';
+import { noneMatch, strongEtag } from '../protocols/rest/reply.js';
+import type { ResourceService } from '../service/resource-service.js';
+import { openApiDocument, withUrls, type DocumentInput, type DocumentUrls, type OpenApiDocument } from './document.js';
+
+export interface OpenApiOptions {
+  readonly service: ResourceService;
+  /** The REST route table, filled when the REST plugin is registered. */
+  readonly routes: readonly RouteInfo[];
+  readonly config: Pick<CarteConfig, 'limits' | 'events' | 'publicUrl'>;
+  /** The scopes the access rules name. */
+  readonly scopes: () => readonly string[];
+}
+
+export function documentInput(options: OpenApiOptions): DocumentInput {
+  const { config } = options;
+  return {
+    api: options.service.api,
+    routes: options.routes,
+    limits: { bodyBytes: config.limits.bodyBytes, bulkItems: config.limits.bulkItems },
+    eventsMaxRange: config.events.maxRange,
+    globalSearchMaxRange: config.limits.globalSearchMaxRange,
+    scopes: options.scopes(),
+  };
+}
+
+/** The document of a running server, for the CLI and tests (`carte openapi`). */
+export function serverDocument(server: CarteServer, urls?: DocumentUrls): OpenApiDocument {
+  const doc = openApiDocument(documentInput({ service: server.service, routes: server.routes, config: server.config, scopes: () => server.auth.scopesSupported() }));
+  const base = server.config.publicUrl ?? urls?.api;
+  if (!base) return doc;
+  return withUrls(doc, urls ?? { api: base, oauth: base, developer: base });
+}
+
+/** The request's faces (`config.hosts`, else the host it came in on). */
+export function urlsOf(request: FastifyRequest, publicUrl?: string): DocumentUrls {
+  const own = publicUrl ?? `${request.protocol}://${request.host}`;
+  return request.faces ?? { api: own, oauth: own, developer: own };
+}
+
+interface Rendered {
+  readonly json: string;
+  readonly yaml: string;
+  readonly jsonTag: string;
+  readonly yamlTag: string;
+  readonly doc: OpenApiDocument;
+}
+
+/** Texts per set of base URLs: a handful at most (hosts, a proxy), bounded against forged Host headers. */
+const MAX_RENDERED = 16;
+
+export function documentRenderer(options: OpenApiOptions): (urls: DocumentUrls) => Rendered {
+  const rendered = new Map<string, Rendered>();
+  return (urls) => {
+    const key = `${urls.api} ${urls.oauth} ${urls.developer}`;
+    let out = rendered.get(key);
+    if (!out) {
+      const doc = withUrls(openApiDocument(documentInput(options)), urls);
+      const json = JSON.stringify(doc);
+      // Objects the document shares are written out in full, not as YAML anchors and aliases.
+      const yaml = stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 });
+      out = { json, yaml, jsonTag: strongEtag(json), yamlTag: strongEtag(yaml), doc };
+      if (rendered.size >= MAX_RENDERED) rendered.delete(rendered.keys().next().value as string);
+      rendered.set(key, out);
+    }
+    return out;
+  };
+}
+
+export async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions): Promise<void> {
+  const render = documentRenderer(options);
+  const prefix = options.service.prefix;
+  const send = (request: FastifyRequest, reply: FastifyReply, text: string, tag: string, type: string) => {
+    reply.header('ETag', tag).header('Cache-Control', 'no-cache');
+    if (noneMatch(request, tag)) return reply.code(304).send();
+    return reply.type(type).send(text);
+  };
+  app.get(`${prefix}/openapi.json`, async (request, reply) => {
+    const r = render(urlsOf(request, options.config.publicUrl));
+    return send(request, reply, r.json, r.jsonTag, 'application/json; charset=utf-8');
+  });
+  app.get(`${prefix}/openapi.yaml`, async (request, reply) => {
+    const r = render(urlsOf(request, options.config.publicUrl));
+    return send(request, reply, r.yaml, r.yamlTag, 'application/yaml; charset=utf-8');
+  });
+}
