@@ -242,6 +242,51 @@ function accessOf(route: RouteInfo, resource: ResourceModel | null): { rule: Acc
   }
 }
 
+/**
+ * Operation ids that read as calls (`listRestaurants`, `getRestaurant`, `createClientOrder`,
+ * `getRestaurantPhoto`): what generated clients name their methods after.
+ */
+function operationIdOf(route: RouteInfo, api: ApiModel): string {
+  const resource = route.resource ? api.resources.get(route.resource) : undefined;
+  if (!resource) return route.operationId;
+  const one = typeName(resource.singular);
+  const parentModel = route.parent ? api.resources.get(route.parent.resource) : undefined;
+  const parent = parentModel ? typeName(parentModel.singular) : '';
+  const many = route.parent ? typeName(route.parent.relation) : typeName(resource.name);
+  const field = typeName(route.url.split('/').pop() ?? '');
+  switch (route.kind) {
+    case 'list':
+      return `list${parent}${many}`;
+    case 'create':
+      return `create${parent}${one}`;
+    case 'bulkReplace':
+      return `replace${parent}${many}`;
+    case 'deleteMatching':
+      return `delete${parent}${many}`;
+    case 'search':
+      return `search${many}`;
+    case 'get':
+      return `get${parent}${one}`;
+    case 'replace':
+      return `replace${parent}${one}`;
+    case 'update':
+      return `update${parent}${one}`;
+    case 'delete':
+      return `delete${parent}${one}`;
+    case 'getBlob':
+      return `get${one}${field}`;
+    case 'putBlob':
+      return `put${one}${field}`;
+    case 'deleteBlob':
+      return `delete${one}${field}`;
+    case 'itemAction':
+      // The default item action (`POST /v1/x/{id}`) is the same action as `POST /v1/x/{id}/<name>`.
+      return `${camel(route.action?.name ?? 'act')}${one}${route.url.endsWith('/:id') ? 'ByDefault' : ''}`;
+    default:
+      return route.operationId;
+  }
+}
+
 class Builder {
   readonly schemas: Record<string, OpenApiObject> = {};
   readonly parameters: Record<string, OpenApiObject> = {};
@@ -631,6 +676,13 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
   const prefix = b.prefix;
   const resourceTags: string[] = [];
   const routes = input.routes;
+  const usedIds = new Set<string>();
+  const uniqueId = (id: string): string => {
+    let out = id;
+    for (let n = 2; usedIds.has(out); n++) out = `${id}${n}`;
+    usedIds.add(out);
+    return out;
+  };
 
   const pathOf = (route: RouteInfo): string => {
     let url = route.url.replace(/:id\b/g, '{id}');
@@ -649,9 +701,11 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
       pathParams.push(b.parentParam(parent, `${camel(parent.singular)}Id`));
     }
     if (route.url.includes(':id')) pathParams.push(b.idParam(resource as ResourceModel));
+    // The default item action (`POST /v1/x/{id}`) shares its name with `POST /v1/x/{id}/<action>`.
+    const operationId = uniqueId(operationIdOf(route, api));
     const op = (o: OpenApiObject): OpenApiObject => ({
       ...o,
-      operationId: route.operationId,
+      operationId,
       security: sec.security,
       description: [o.description, sec.note].filter(Boolean).join('\n\n'),
     });
@@ -659,7 +713,7 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
       const responses = Object.fromEntries(
         Object.entries(get.responses as Record<string, OpenApiObject>).map(([status, r]) => [status, '$ref' in r ? r : { description: r.description, ...(r.headers ? { headers: r.headers } : {}) }]),
       );
-      b.add({ method: 'head', path, operation: { ...get, operationId: `${route.operationId}Head`, summary: `${get.summary as string} (headers only)`, description: `The headers of GET ${path}, without the body (counts: \`Content-Range\`).`, responses } });
+      b.add({ method: 'head', path, operation: { ...get, operationId: uniqueId(`${operationId}Head`), summary: `${get.summary as string} (headers only)`, description: `The headers of GET ${path}, without the body (counts: \`Content-Range\`).`, responses } });
     };
     const parentSingular = route.parent ? (api.resources.get(route.parent.resource)?.singular ?? route.parent.resource) : '';
     const parentNote = route.parent ? `\n\nOnly the ${route.parent.relation} of the ${parentSingular} \`{${camel(parentSingular)}Id}\`; 404 when it does not exist.` : '';
@@ -739,7 +793,7 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
               summary: `Replace many ${resource.name}`,
               description: `Replaces (or creates) every item of the body, each with its \`id\`, all or nothing (at most ${input.limits.bulkItems} items).${parentNote}`,
               parameters: [...pathParams],
-              requestBody: writeBody({ type: 'array', items: s.replacement, maxItems: input.limits.bulkItems, xml: { name: resource.name, wrapped: true } }, [{ id: 1, ...inputExample }], ['application/json', 'application/xml']),
+              requestBody: writeBody({ type: 'array', items: s.replacement, maxItems: input.limits.bulkItems, xml: { name: resource.name, wrapped: true } }, [{ id: resource.key.type === 'uuid' ? '3fa85f64-5717-4562-b3fc-2c963f66afa6' : 1, ...inputExample }], ['application/json', 'application/xml']),
               responses: b.commonErrors(sec.anonymous, { '200': { description: 'The items as stored.', content: content(READ_TYPES, { type: 'array', items: s.item }, undefined, listXml) }, ...bodyErrors, ...nested }),
             }),
           });
@@ -1150,7 +1204,8 @@ function addEvents(b: Builder, input: DocumentInput): void {
   };
   const event = ref('schemas', 'Event');
   const headers = b.headerSet(['Content-Range', 'Accept-Range', 'Link', 'ETag', 'RateLimit', 'RateLimit-Policy']);
-  const ex = [{ id: 'evt_000000000001', type: 'orders.ready', resource: 'orders', resourceId: '3', occurredAt: '2026-01-15T12:00:00.000Z', data: { id: 3, state: 'ready', changes: ['state'] } }];
+  const first = [...api.resources.keys()][0] ?? 'items';
+  const ex = [{ id: 'evt_000000000001', type: `${first}.updated`, resource: first, resourceId: '3', occurredAt: '2026-01-15T12:00:00.000Z', data: { id: 3, changes: ['name'] } }];
   const body = {
     'application/json': { schema: { type: 'array', items: event }, example: ex },
     'text/event-stream': { schema: { type: 'string', description: 'Server-sent events: `id: <cursor>`, `event: <type>`, `data: <event JSON>`; `: heartbeat` comments keep the connection open.' } },

@@ -162,7 +162,7 @@ export function renderReference(doc: OpenApiDocument): { sidebar: string; body: 
       const entries = byTag.get(tag) ?? [];
       if (entries.length === 0) continue;
       const tagId = `tag-${tag.replace(/[^A-Za-z0-9_-]+/g, '-')}`;
-      sidebar.push(`<li><a href="#${tagId}">${escapeHtml(String(tags.get(tag)?.["x-displayName"] ?? tag))}</a><ul>${entries.filter((e) => e.method !== "head").map((e) => `<li><a href="#op-${escapeHtml(String(e.operation.operationId))}"><span class="method ${e.method}">${e.method.toUpperCase()}</span> ${escapeHtml(String(e.operation.summary ?? e.path))}</a></li>`).join('')}</ul></li>`);
+      sidebar.push(`<li><a href="#${tagId}">${escapeHtml(String(tags.get(tag)?.['x-displayName'] ?? tag))}</a><ul>${entries.filter((e) => e.method !== 'head').map((e) => `<li><a href="#op-${escapeHtml(String(e.operation.operationId))}"><span class="method ${e.method}">${e.method.toUpperCase()}</span> ${escapeHtml(String(e.operation.summary ?? e.path))}</a></li>`).join('')}</ul></li>`);
       const schemaName = group.name === 'Resources' ? resourceSchemaOf(entries) : null;
       body.push(`<section class="tag" id="${tagId}"><h3>${escapeHtml(String(tags.get(tag)?.['x-displayName'] ?? tag))}</h3>
 ${tags.get(tag)?.description ? `<div class="description">${renderMarkdown(String(tags.get(tag)?.description))}</div>` : ''}
