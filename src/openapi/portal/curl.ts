@@ -68,13 +68,18 @@ export function curlCommand(doc: OpenApiDocument, op: CurlOperation): string {
   const params = ((operation.parameters ?? []) as unknown[]).map((p) => resolve(doc, p));
   let path = op.path;
   const query: string[] = [];
+  let pattern = false;
   for (const param of params) {
     const example = exampleOf(param);
     const name = String(param.name);
     if (param.in === 'path') path = path.replace(`{${name}}`, encodeURIComponent(String(example ?? 1)));
     // The query an operation needs, and the parameters that show what it is for (a range, a pattern).
-    else if (param.in === 'query' && (param.required === true || (example !== undefined && (name === 'range' || /\*/.test(String(example)))))) {
+    else if (param.in === 'query' && (param.required === true || (example !== undefined && name === 'range'))) {
       query.push(`${name}=${name === 'access_token' ? '$TOKEN' : queryValue(example ?? '')}`);
+    } else if (param.in === 'query' && !pattern && example !== undefined && /\*/.test(String(example))) {
+      // One search pattern: every pattern given must match.
+      pattern = true;
+      query.push(`${name}=${queryValue(example)}`);
     }
   }
   // A filtered DELETE needs a filter (400 without): one that shows the idea.
