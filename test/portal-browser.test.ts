@@ -67,11 +67,12 @@ describe('developer portal in headless Chromium, network cut off', () => {
     assert.ok(await page.locator('#group-operations #op-calculatorSum').isVisible());
     assert.ok((await page.locator('section.operation').count()) > 80);
     // The local stylesheet applied (a GET badge is green), the local script ran (copy works).
-    const badge = await page.locator('#op-listRestaurants .method.get').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+    // (Browser code as text: the test is compiled without the DOM types.)
+    const badge: unknown = await page.evaluate(`getComputedStyle(document.querySelector('#op-listRestaurants .method.get')).backgroundColor`);
     assert.equal(badge, 'rgb(29, 122, 70)');
     await page.locator('#op-createRestaurant button.copy').click();
     await page.locator('#op-createRestaurant button.copy', { hasText: 'Copied' }).waitFor({ timeout: 10_000 });
-    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    const copied = String(await page.evaluate('navigator.clipboard.readText()'));
     assert.match(copied, /^curl -i -X POST \\\n {2}-H "Authorization: Bearer \$TOKEN"/);
     mkdirSync(SCREENSHOTS, { recursive: true });
     const file = path.join(SCREENSHOTS, 'portal-reference.png');
