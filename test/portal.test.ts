@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ERROR_KINDS } from '../src/errors.js';
@@ -152,5 +153,37 @@ describe('developer portal', () => {
     for (const code of ['invalid_restaurant', 'invalid_order']) assert.ok(res.text.includes(`id="${code}"`), code);
     const error = (await t.request('GET', '/v1/restaurants/999999')).body as { error_uri: string };
     assert.equal(error.error_uri, `${t.url}/docs/errors#not_found`);
+  });
+
+  it('with one host per face, the portal links the API and the document names the API and OAuth hosts', async () => {
+    const hosts = { api: 'api.example.test', oauth: 'oauth2.example.test', developer: 'developers.example.test' };
+    const h = await startServer({ config: { hosts } });
+    const { port } = new URL(h.url);
+    const call = (host: string, path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const docs = await call(hosts.developer, '/docs');
+      assert.equal(docs.status, 200);
+      assert.match(docs.text, /href="http:\/\/api\.example\.test\/v1\/openapi\.json"/);
+      assert.equal(curlOf(docs.text, 'listRestaurants'), `curl -i \\\n  'http://api.example.test/v1/restaurants?range=0-9'`);
+      assert.match(curlOf(docs.text, 'oauthToken'), /'http:\/\/oauth2\.example\.test\/oauth\/token'$/);
+      const started = await call(hosts.developer, '/docs/getting-started');
+      assert.match(started.text, /href="http:\/\/api\.example\.test\/v1\/openapi\.yaml"/);
+      const d = JSON.parse((await call(hosts.api, '/v1/openapi.json')).text) as { servers: { url: string }[]; paths: Record<string, { servers?: { url: string }[] }>; components: { securitySchemes: { oauth2: { flows: { clientCredentials: { tokenUrl: string } } } } } };
+      assert.deepEqual(d.servers.map((s) => s.url), ['http://api.example.test']);
+      assert.deepEqual(d.paths['/oauth/token']?.servers, [{ url: 'http://oauth2.example.test' }]);
+      assert.equal(d.components.securitySchemes.oauth2.flows.clientCredentials.tokenUrl, 'http://oauth2.example.test/oauth/token');
+      assert.equal((await call(hosts.developer, '/v1/openapi.json')).status, 404);
+    } finally {
+      await h.close();
+    }
   });
 });

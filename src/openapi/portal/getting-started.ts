@@ -39,7 +39,8 @@ function bodyExample(doc: OpenApiDocument, operation: OpenApiObject | null, type
   return ((body.content as Record<string, OpenApiObject> | undefined)?.[type])?.example;
 }
 
-export function renderGettingStarted(doc: OpenApiDocument): string {
+/** `apiBase`: '' when the API shares the portal's host, else its base URL (links to it are absolute then). */
+export function renderGettingStarted(doc: OpenApiDocument, apiBase = ''): string {
   const server = String(doc.servers[0]?.url ?? '');
   const oauth = doc.components.securitySchemes.oauth2 as { flows?: { clientCredentials?: { tokenUrl?: string; scopes?: Record<string, string> } } } | undefined;
   const tokenUrl = oauth?.flows?.clientCredentials?.tokenUrl ?? `${server}/oauth/token`;
@@ -48,6 +49,7 @@ export function renderGettingStarted(doc: OpenApiDocument): string {
   const first = firstResource(doc);
   const prefix = first ? first.collection.replace(/\/[^/]+$/, '') : '/v1';
   const collection = first?.collection ?? `${prefix}/restaurants`;
+  const href = escapeHtml(`${apiBase}${prefix}`);
   const listOp = doc.paths[collection]?.get as OpenApiObject | undefined;
   const filter = ((listOp?.parameters ?? []) as unknown[]).map((p) => resolve(doc, p)).find((p) => p.in === 'query' && !String(p.name).includes('[') && Array.isArray(((p.schema as OpenApiObject | undefined)?.items as OpenApiObject | undefined)?.enum));
   const filterValue = (((filter?.schema as OpenApiObject | undefined)?.items as OpenApiObject | undefined)?.enum as unknown[] | undefined)?.[0];
@@ -56,7 +58,7 @@ export function renderGettingStarted(doc: OpenApiDocument): string {
   const scopeArg = scopes.length ? ` --scopes ${shellQuote(scopes.join(' '))}` : '';
 
   return `<h1>Getting started</h1>
-<p>Every example below is a command to copy into a terminal. The API is at <code>${escapeHtml(server)}${escapeHtml(prefix)}</code>; <a href="${escapeHtml(prefix)}">${escapeHtml(prefix)}</a> lists every collection and operation, and <a href="/docs">the reference</a> every call with its cURL example.</p>
+<p>Every example below is a command to copy into a terminal. The API is at <code>${escapeHtml(server)}${escapeHtml(prefix)}</code>; <a href="${href}">${escapeHtml(prefix)}</a> lists every collection and operation, and <a href="/docs">the reference</a> every call with its cURL example.</p>
 
 <h2 id="token">1. Get a token</h2>
 <p>Reading is often open to anyone; writing needs a bearer token in <code>Authorization: Bearer $TOKEN</code>. Two ways to get one:</p>
@@ -83,8 +85,8 @@ ${block('gs-error', `curl -i ${shellQuote(`${server}${collection}/999999`)}\n# 4
 
 <h2 id="next">4. Next</h2>
 <ul>
-<li><a href="${escapeHtml(prefix)}/openapi.json">The OpenAPI document</a> (<a href="${escapeHtml(prefix)}/openapi.yaml">YAML</a>): generate a typed client (<code>npx openapi-typescript ${escapeHtml(server)}${escapeHtml(prefix)}/openapi.json -o schema.d.ts</code>).</li>
-<li><a href="${escapeHtml(prefix)}/asyncapi.json">The AsyncAPI document</a>: WebSockets, server-sent events and webhooks.</li>
-<li>The same API as JSON-RPC at <code>${escapeHtml(prefix)}/rpc</code> and GraphQL at <a href="${escapeHtml(prefix)}/graphql">${escapeHtml(prefix)}/graphql</a>.</li>
+<li><a href="${href}/openapi.json">The OpenAPI document</a> (<a href="${href}/openapi.yaml">YAML</a>): generate a typed client (<code>npx openapi-typescript ${escapeHtml(server)}${escapeHtml(prefix)}/openapi.json -o schema.d.ts</code>).</li>
+<li><a href="${href}/asyncapi.json">The AsyncAPI document</a>: WebSockets, server-sent events and webhooks.</li>
+<li>The same API as JSON-RPC at <code>${escapeHtml(prefix)}/rpc</code> and GraphQL at <a href="${href}/graphql">${escapeHtml(prefix)}/graphql</a>.</li>
 </ul>`;
 }

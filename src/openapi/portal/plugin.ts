@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../errors.js';
 import { baseUrlOf, pathOf, sendError } from '../../protocols/rest/reply.js';
+import type { DocumentUrls } from '../document.js';
 import { documentRenderer, urlsOf, type OpenApiOptions } from '../plugin.js';
 import { renderGettingStarted } from './getting-started.js';
 import { page } from './layout.js';
@@ -22,6 +23,11 @@ const ASSETS: Readonly<Record<string, { file: URL; type: string }>> = {
   'portal.css': { file: new URL('../../../docs/portal/portal.css', import.meta.url), type: 'text/css; charset=utf-8' },
   'portal.js': { file: new URL('../../../docs/portal/portal.js', import.meta.url), type: 'text/javascript; charset=utf-8' },
 };
+
+/** '' when the API and the portal share a host (links stay relative), else the API's base URL. */
+function apiLinkBase(urls: DocumentUrls): string {
+  return urls.api === urls.developer ? '' : urls.api;
+}
 
 /** Pages kept per set of base URLs (a handful: hosts, a proxy), bounded against forged Host headers. */
 const MAX_PAGES = 16;
@@ -38,10 +44,11 @@ export async function docsPlugin(app: FastifyInstance, options: OpenApiOptions):
     if (!out) {
       const doc = render(urls).doc;
       const reference = renderReference(doc);
-      const common = { api: api.name, prefix: service.prefix };
+      // With config.hosts the API answers on another host than the portal: links to it are absolute.
+      const common = { api: api.name, prefix: `${apiLinkBase(urls)}${service.prefix}` };
       out = {
         reference: page({ ...common, title: `${api.name} — API reference`, current: 'reference', sidebar: reference.sidebar, body: reference.body }),
-        gettingStarted: page({ ...common, title: `${api.name} — getting started`, current: 'getting-started', body: renderGettingStarted(doc) }),
+        gettingStarted: page({ ...common, title: `${api.name} — getting started`, current: 'getting-started', body: renderGettingStarted(doc, apiLinkBase(urls)) }),
       };
       if (pages.size >= MAX_PAGES) pages.delete(pages.keys().next().value as string);
       pages.set(key, out);
@@ -59,13 +66,13 @@ export async function docsPlugin(app: FastifyInstance, options: OpenApiOptions):
     return reply.header('Cache-Control', 'public, max-age=300').type(asset.type).send(asset.text);
   });
 
-  app.get('/docs/errors', async (_request, reply) => {
+  app.get('/docs/errors', async (request, reply) => {
     const markdown = await readFile(ERRORS_MD, 'utf8');
     const perResource = [...api.resources.values()]
       .map((r) => `<h3 id="invalid_${r.singular.replace(/-/g, '_')}">invalid_${r.singular.replace(/-/g, '_')}</h3><p><strong>400.</strong> A ${escapeHtml(r.singular)} body breaks the rules of <code>${r.name}</code>; see <a href="#invalid_resource">invalid_resource</a>.</p>`)
       .join('\n');
     return reply
       .type('text/html; charset=utf-8')
-      .send(page({ title: `${api.name} — errors`, api: api.name, prefix: service.prefix, current: 'errors', body: `${renderMarkdown(markdown)}\n<h2 id="per-resource">Codes of this API's resources</h2>\n${perResource}` }));
+      .send(page({ title: `${api.name} — errors`, api: api.name, prefix: `${apiLinkBase(urlsOf(request, options.config.publicUrl))}${service.prefix}`, current: 'errors', body: `${renderMarkdown(markdown)}\n<h2 id="per-resource">Codes of this API's resources</h2>\n${perResource}` }));
   });
 }
