@@ -48,16 +48,32 @@ export function urlsOf(request: FastifyRequest, publicUrl?: string): DocumentUrl
   return request.faces ?? { api: own, oauth: own, developer: own };
 }
 
+interface Text {
+  readonly text: string;
+  readonly tag: string;
+}
+
 interface Rendered {
-  readonly json: string;
-  readonly yaml: string;
-  readonly jsonTag: string;
-  readonly yamlTag: string;
   readonly doc: OpenApiDocument;
+  /** The document as JSON, serialized on first use. */
+  json(): Text;
+  /** The document as YAML, serialized on first use (the portal never needs it). */
+  yaml(): Text;
 }
 
 /** Texts per set of base URLs: a handful at most (hosts, a proxy), bounded against forged Host headers. */
 const MAX_RENDERED = 16;
+
+function once(make: () => string): () => Text {
+  let text: Text | undefined;
+  return () => {
+    if (!text) {
+      const value = make();
+      text = { text: value, tag: strongEtag(value) };
+    }
+    return text;
+  };
+}
 
 export function documentRenderer(options: OpenApiOptions): (urls: DocumentUrls) => Rendered {
   const rendered = new Map<string, Rendered>();
@@ -66,10 +82,12 @@ export function documentRenderer(options: OpenApiOptions): (urls: DocumentUrls) 
     let out = rendered.get(key);
     if (!out) {
       const doc = withUrls(openApiDocument(documentInput(options)), urls);
-      const json = JSON.stringify(doc);
-      // Objects the document shares are written out in full, not as YAML anchors and aliases.
-      const yaml = stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 });
-      out = { json, yaml, jsonTag: strongEtag(json), yamlTag: strongEtag(yaml), doc };
+      out = {
+        doc,
+        json: once(() => JSON.stringify(doc)),
+        // Objects the document shares are written out in full, not as YAML anchors and aliases.
+        yaml: once(() => stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 })),
+      };
       if (rendered.size >= MAX_RENDERED) rendered.delete(rendered.keys().next().value as string);
       rendered.set(key, out);
     }
@@ -80,17 +98,15 @@ export function documentRenderer(options: OpenApiOptions): (urls: DocumentUrls) 
 export async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions): Promise<void> {
   const render = documentRenderer(options);
   const prefix = options.service.prefix;
-  const send = (request: FastifyRequest, reply: FastifyReply, text: string, tag: string, type: string) => {
+  const send = (request: FastifyRequest, reply: FastifyReply, { text, tag }: Text, type: string) => {
     reply.header('ETag', tag).header('Cache-Control', 'no-cache');
     if (noneMatch(request, tag)) return reply.code(304).send();
     return reply.type(type).send(text);
   };
   app.get(`${prefix}/openapi.json`, async (request, reply) => {
-    const r = render(urlsOf(request, options.config.publicUrl));
-    return send(request, reply, r.json, r.jsonTag, 'application/json; charset=utf-8');
+    return send(request, reply, render(urlsOf(request, options.config.publicUrl)).json(), 'application/json; charset=utf-8');
   });
   app.get(`${prefix}/openapi.yaml`, async (request, reply) => {
-    const r = render(urlsOf(request, options.config.publicUrl));
-    return send(request, reply, r.yaml, r.yamlTag, 'application/yaml; charset=utf-8');
+    return send(request, reply, render(urlsOf(request, options.config.publicUrl)).yaml(), 'application/yaml; charset=utf-8');
   });
 }

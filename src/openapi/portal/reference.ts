@@ -128,9 +128,7 @@ function operationHtml(doc: OpenApiDocument, entry: Entry): string {
 <h4><a href="#${escapeHtml(id)}"><span class="method ${entry.method}">${entry.method.toUpperCase()}</span> <code class="path">${escapeHtml(entry.path)}</code></a>${lock}</h4>
 <p class="summary">${inline(String(operation.summary ?? ''))}</p>
 ${operation.description ? `<div class="description">${renderMarkdown(String(operation.description))}</div>` : ''}
-${parametersTable(doc, operation)}
-${requestBody(doc, operation)}
-${responsesList(doc, operation)}
+${entry.method === 'head' ? '' : `${parametersTable(doc, operation)}\n${requestBody(doc, operation)}\n${responsesList(doc, operation)}`}
 <div class="curl"><button type="button" class="copy" data-copy="${escapeHtml(id)}-curl">Copy</button><pre><code id="${escapeHtml(id)}-curl">${escapeHtml(curl)}</code></pre></div>
 </section>`;
 }
