@@ -97,6 +97,11 @@ function parametersTable(doc: OpenApiDocument, operation: OpenApiObject): string
   return `<details class="params"${rows.length <= 6 ? ' open' : ''}><summary>${summary}</summary><table><thead><tr><th>Name</th><th>In</th><th>Type</th><th>Description</th></tr></thead><tbody>${html.join('')}</tbody></table></details>`;
 }
 
+/** Indented JSON with lists of scalars on one line (`"days": ["monday", "tuesday"]`). */
+function prettyJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/\[\s+([^[\]{}]*?)\s+\]/g, (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`);
+}
+
 function requestBody(doc: OpenApiDocument, operation: OpenApiObject): string {
   if (!operation.requestBody) return '';
   const body = resolve(doc, operation.requestBody);
@@ -104,7 +109,7 @@ function requestBody(doc: OpenApiDocument, operation: OpenApiObject): string {
   const first = contents[0];
   const example = first?.[1].example;
   const schema = first ? typeLabel(doc, first[1].schema) : '';
-  return `<h5>Request body${body.required ? '' : ' (optional)'}</h5><p>${contents.map(([t]) => `<code>${escapeHtml(t)}</code>`).join(' ')}${schema ? ` — ${escapeHtml(schema)}` : ''}</p>${example !== undefined ? `<pre class="example"><code>${escapeHtml(JSON.stringify(example, null, 2))}</code></pre>` : ''}`;
+  return `<h5>Request body${body.required ? '' : ' (optional)'}</h5><p>${contents.map(([t]) => `<code>${escapeHtml(t)}</code>`).join(' ')}${schema ? ` — ${escapeHtml(schema)}` : ''}</p>${example !== undefined ? `<pre class="example"><code>${escapeHtml(prettyJson(example))}</code></pre>` : ''}`;
 }
 
 function responsesList(doc: OpenApiDocument, operation: OpenApiObject): string {
