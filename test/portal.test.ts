@@ -179,6 +179,7 @@ describe('developer portal', () => {
       assert.match(started.text, /href="http:\/\/api\.example\.test\/v1\/openapi\.yaml"/);
       const d = JSON.parse((await call(hosts.api, '/v1/openapi.json')).text) as { servers: { url: string }[]; paths: Record<string, { servers?: { url: string }[] }>; components: { securitySchemes: { oauth2: { flows: { clientCredentials: { tokenUrl: string } } } } } };
       assert.deepEqual(d.servers.map((s) => s.url), ['http://api.example.test']);
+      assert.equal((d as unknown as { externalDocs: { url: string } }).externalDocs.url, 'http://developers.example.test/docs');
       assert.deepEqual(d.paths['/oauth/token']?.servers, [{ url: 'http://oauth2.example.test' }]);
       assert.equal(d.components.securitySchemes.oauth2.flows.clientCredentials.tokenUrl, 'http://oauth2.example.test/oauth/token');
       assert.equal((await call(hosts.developer, '/v1/openapi.json')).status, 404);

@@ -21,6 +21,8 @@ export interface OpenApiDocument {
   readonly openapi: '3.1.0';
   readonly info: OpenApiObject;
   readonly servers: readonly OpenApiObject[];
+  /** The developer portal (`/docs`), on the developer host. */
+  readonly externalDocs: { readonly description: string; readonly url: string };
   readonly security: readonly Record<string, readonly string[]>[];
   readonly tags: readonly OpenApiObject[];
   readonly 'x-tagGroups': readonly { readonly name: string; readonly tags: readonly string[] }[];
@@ -85,6 +87,7 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: EXAMPLE_BASE, description: 'This server' }],
+    externalDocs: { description: 'The developer portal: reference with cURL examples, getting started, errors', url: `${EXAMPLE_BASE}/docs` },
     security: [{ oauth2: [] }, { bearerAuth: [] }],
     tags,
     'x-tagGroups': [
@@ -185,6 +188,7 @@ export function withUrls(doc: OpenApiDocument, urls: DocumentUrls): OpenApiDocum
   return {
     ...doc,
     servers: [{ url: urls.api, description: 'This server' }],
+    externalDocs: { ...doc.externalDocs, url: `${urls.developer}/docs` },
     paths,
     components: {
       ...doc.components,
