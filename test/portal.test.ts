@@ -119,6 +119,16 @@ describe('developer portal', () => {
     const events = await runCurl(curlOf(html, 'listEvents'), env);
     assert.ok([200, 206].includes(events.status), events.body);
     assert.equal((await runCurl(curlOf(html, 'discover'), env)).status, 200);
+    const rpc = await runCurl(curlOf(html, 'jsonRpc'), env);
+    assert.equal(rpc.status, 200);
+    assert.equal((JSON.parse(rpc.body) as { result: { items: unknown[] } }).result.items.length, 5);
+    for (const id of ['graphqlPost', 'graphqlGet']) {
+      const gql = await runCurl(curlOf(html, id), env);
+      assert.equal(gql.status, 200, gql.body);
+      const answer = JSON.parse(gql.body) as { data?: { restaurants: { items: unknown[] } }; errors?: unknown };
+      assert.equal(answer.errors, undefined, gql.body);
+      assert.equal(answer.data?.restaurants.items.length, 5);
+    }
     // Without the token, the same write is refused as documented.
     assert.equal((await runCurl(curlOf(html, 'createRestaurant'), { TOKEN: '' })).status, 401);
   });

@@ -1069,13 +1069,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * GraphQL query by GET (GraphiQL in a browser)
+         * @description A query (not a mutation) in the URL; `Accept: text/html` opens GraphiQL, served from local files.
+         */
+        get: operations["graphqlGet"];
         put?: never;
         /**
          * GraphQL
          * @description Queries and mutations over the same service. The SDL is at `/v1/graphql/schema.graphql`; a browser opens GraphiQL.
          */
         post: operations["graphqlPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/graphql/schema.graphql": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The GraphQL schema (SDL) */
+        get: operations["graphqlSchema"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -14156,6 +14177,41 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
         };
     };
+    graphqlGet: {
+        parameters: {
+            query: {
+                /** @example { restaurants(range: {first: 0, last: 4}) { items { id name } } } */
+                query: string;
+                /** @description JSON object. */
+                variables?: string;
+                operationName?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The GraphQL response (`data`, `errors`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "application/graphql-response+json": {
+                        [key: string]: unknown;
+                    };
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
     graphqlPost: {
         parameters: {
             query?: never;
@@ -14167,7 +14223,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "query": "{ restaurants(range: \"0-4\") { id name rating } }"
+                 *       "query": "{ restaurants(range: {first: 0, last: 4}) { total items { id name rating } } }"
                  *     }
                  */
                 "application/json": {
@@ -14194,6 +14250,36 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    graphqlSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema in the GraphQL schema definition language. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Not modified (`If-None-Match`). */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             429: components["responses"]["TooManyRequests"];
         };
     };

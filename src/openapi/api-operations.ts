@@ -287,11 +287,48 @@ export function addOtherProtocols(b: Builder): void {
         content: {
           'application/json': {
             schema: { type: 'object', properties: { query: { type: 'string' }, variables: { type: 'object' }, operationName: { type: 'string' } }, required: ['query'] },
-            example: { query: '{ restaurants(range: "0-4") { id name rating } }' },
+            example: { query: '{ restaurants(range: {first: 0, last: 4}) { total items { id name rating } } }' },
           },
         },
       },
       responses: { '200': gqlResponse, '400': b.error('BadRequest'), '401': b.error('Unauthorized'), '429': b.error('TooManyRequests') },
+    },
+  });
+  b.add({
+    method: 'get',
+    path: `${b.prefix}/graphql`,
+    operation: {
+      tags: ['Other protocols'],
+      operationId: 'graphqlGet',
+      summary: 'GraphQL query by GET (GraphiQL in a browser)',
+      description: 'A query (not a mutation) in the URL; `Accept: text/html` opens GraphiQL, served from local files.',
+      security,
+      parameters: [
+        { name: 'query', in: 'query', required: true, schema: { type: 'string' }, example: '{ restaurants(range: {first: 0, last: 4}) { items { id name } } }' },
+        { name: 'variables', in: 'query', description: 'JSON object.', schema: { type: 'string' } },
+        { name: 'operationName', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: {
+        '200': { ...gqlResponse, content: { ...gqlResponse.content, 'text/html': { schema: { type: 'string', description: 'GraphiQL.' } } } },
+        '400': b.error('BadRequest'),
+        '401': b.error('Unauthorized'),
+        '429': b.error('TooManyRequests'),
+      },
+    },
+  });
+  b.add({
+    method: 'get',
+    path: `${b.prefix}/graphql/schema.graphql`,
+    operation: {
+      tags: ['Other protocols'],
+      operationId: 'graphqlSchema',
+      summary: 'The GraphQL schema (SDL)',
+      security: [{}],
+      responses: {
+        '200': { description: 'The schema in the GraphQL schema definition language.', headers: b.headerSet(['ETag']), content: { 'text/plain': { schema: { type: 'string' } } } },
+        '304': { description: 'Not modified (`If-None-Match`).', headers: b.headerSet(['ETag']) },
+        '429': b.error('TooManyRequests'),
+      },
     },
   });
 }
