@@ -24,11 +24,11 @@ interface LintReport {
   readonly problems: readonly { readonly ruleId: string; readonly severity: string; readonly message: string; readonly location: readonly { readonly pointer: string }[] }[];
 }
 
-async function lint(document: unknown, name: string): Promise<LintReport> {
+async function lint(document: unknown, name: string, text?: string): Promise<LintReport> {
   const dir = mkdtempSync(path.join(tmpdir(), 'carte-openapi-'));
   try {
-    const file = path.join(dir, `${name}.json`);
-    writeFileSync(file, JSON.stringify(document));
+    const file = path.join(dir, text === undefined ? `${name}.json` : `${name}.yaml`);
+    writeFileSync(file, text ?? JSON.stringify(document));
     // redocly exits 1 when it finds errors; the report on stdout says which.
     const run = await exec(process.execPath, [REDOCLY, 'lint', file, '--format=json', '--extends=recommended'], { cwd: dir, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' } }).catch(
       (e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
@@ -96,6 +96,11 @@ describe('OpenAPI document under redocly lint (recommended rules)', () => {
     const report = await lint(res.body, 'demo');
     assert.equal(report.totals.errors, 0, describeProblems(report));
     assert.equal(report.totals.warnings, 0, describeProblems(report));
+    // The YAML the server writes, linted as YAML.
+    const yaml = await t.request('GET', '/v1/openapi.yaml', { anonymous: true });
+    const yamlReport = await lint(null, 'demo', yaml.text);
+    assert.equal(yamlReport.totals.errors, 0, describeProblems(yamlReport));
+    assert.equal(yamlReport.totals.warnings, 0, describeProblems(yamlReport));
   });
 
   it('a schema with uuid keys, owner rules, item and default actions, If-Match required: zero errors and zero warnings', { timeout: 120_000 }, async () => {

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ERROR_KINDS } from '../src/errors.js';
+import { toYaml } from '../src/openapi/yaml.js';
 import { startServer, type TestServer } from './helpers.js';
 
 const exec = promisify(execFile);
@@ -76,6 +77,19 @@ describe('OpenAPI document', () => {
     assert.equal(again.status, 304);
     // A bad token is still refused (RFC 6750), but none is needed.
     assert.equal((await t.request('GET', '/v1/openapi.json', { token: 'nope' })).status, 401);
+  });
+
+  it('the YAML writer: what a YAML reader reads back is the same JSON value', () => {
+    const value = {
+      '200': { description: 'a "quoted" line\nand another: with # and - and \'', $ref: '#/x' },
+      yes: [true, false, null, 0, -1.5, 1e21, '', 'on', '007'],
+      nested: [[1, [2]], [], {}, [{ a: { b: [] } }, { '': 'empty key' }]],
+      'rating[gte]': { 'x-tagGroups': [{ name: 'Resources', tags: ['a'] }] },
+      unicode: 'Crème brûlée — 🍕 \u0000 \t',
+    };
+    assert.deepEqual(parse(toYaml(value)), value);
+    assert.deepEqual(parse(toYaml([])), []);
+    assert.equal(toYaml({ a: 1 }), 'a: 1\n');
   });
 
   it('documents every route of the REST route table, the event feed and the OAuth2 endpoints', () => {

@@ -5,12 +5,12 @@
  * its text is kept for the few base URLs a server answers on.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { stringify } from 'yaml';
 import type { CarteServer } from '../app.js';
 import type { CarteConfig } from '../config/config.js';
 import type { RouteInfo } from '../protocols/rest/routes.js';
 import { noneMatch, strongEtag } from '../protocols/rest/reply.js';
 import type { ResourceService } from '../service/resource-service.js';
+import { toYaml } from './yaml.js';
 import { openApiDocument, withUrls, type DocumentInput, type DocumentUrls, type OpenApiDocument } from './document.js';
 
 export interface OpenApiOptions {
@@ -85,8 +85,7 @@ export function documentRenderer(options: OpenApiOptions): (urls: DocumentUrls) 
       out = {
         doc,
         json: once(() => JSON.stringify(doc)),
-        // Objects the document shares are written out in full, not as YAML anchors and aliases.
-        yaml: once(() => stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 })),
+        yaml: once(() => toYaml(doc)),
       };
       if (rendered.size >= MAX_RENDERED) rendered.delete(rendered.keys().next().value as string);
       rendered.set(key, out);

@@ -1,8 +1,8 @@
 /** `carte openapi [SCHEMA]`: prints the OpenAPI 3.1 document of a schema (or of the demo), as JSON or YAML. */
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { createServer } from '../../app.js';
 import { serverDocument } from '../../openapi/plugin.js';
+import { toYaml } from '../../openapi/yaml.js';
 import { UsageError, type Command } from '../output.js';
 
 export const openapiCommand: Command = {
@@ -35,7 +35,7 @@ export const openapiCommand: Command = {
     try {
       await server.app.ready();
       const doc = serverDocument(server, { api: base, oauth: base, developer: base });
-      process.stdout.write(format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 }));
+      process.stdout.write(format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : toYaml(doc));
       return 0;
     } finally {
       await server.close();
