@@ -17,6 +17,7 @@ import { LogBus } from './events/log-bus.js';
 import { Metrics } from './metrics/metrics.js';
 import { installOps } from './protocols/ops/plugin.js';
 import { asyncapiPlugin } from './openapi/asyncapi.js';
+import { openApiPlugin, type OpenApiOptions } from './openapi/plugin.js';
 import { docsPlugin } from './openapi/portal/plugin.js';
 import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
@@ -256,7 +257,10 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     dispatchRpc(service, payload, ctx, { batchSize: config.limits.rpcBatchSize, log: (err, method) => app.log.error({ err, method }, 'JSON-RPC call over /v1/ws failed') });
   await app.register(wsPlugin, { hub: events, bodyLimit: config.limits.bodyBytes, rpc, ...publicUrl });
   await app.register(webhooksRestPlugin, { webhooks, version: model.version, bodyLimit: config.limits.bodyBytes, ...publicUrl });
-  await app.register(docsPlugin, { service });
+  // SPEC §9: the OpenAPI document and the developer portal rendered from it; the AsyncAPI document of the event side.
+  const openapi: OpenApiOptions = { service, routes, config, scopes: () => auth.scopesSupported() };
+  await app.register(openApiPlugin, openapi);
+  await app.register(docsPlugin, openapi);
   await app.register(asyncapiPlugin, { api: model, ...publicUrl });
   events.start();
   webhooks.start();

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-/** Files with nothing to re-run on PostgreSQL: SQLite files, the dialects' own suites, pure compilation. */
-const SQLITE_ONLY = new Set(['store.test.ts', 'store-sqlite.test.ts', 'store-postgres.test.ts', 'store-sql.test.ts', 'scale-postgres.test.ts']);
+/** Files with nothing to re-run on PostgreSQL: SQLite files, the dialects' own suites, pure compilation, the linter and the browser, and files that make their own PostgreSQL schema. */
+const SQLITE_ONLY = new Set(['store.test.ts', 'store-sqlite.test.ts', 'store-postgres.test.ts', 'store-sql.test.ts', 'openapi-lint.test.ts', 'portal-browser.test.ts', 'scale-postgres.test.ts']);
 
 const given = process.argv.slice(2);
 const files = given.length > 0 ? given : readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/${f}`);

@@ -6,11 +6,12 @@ import { checkCommand } from './commands/check.js';
 import { clientsCommand } from './commands/clients.js';
 import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
+import { openapiCommand } from './commands/openapi.js';
 import { serveCommand } from './commands/serve.js';
 import { signingKeysCommand } from './commands/signing-keys.js';
 import { paint, UsageError, type Command } from './output.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, checkCommand, migrateCommand, clientsCommand, keysCommand, signingKeysCommand];
+const COMMANDS: readonly Command[] = [serveCommand, checkCommand, migrateCommand, openapiCommand, clientsCommand, keysCommand, signingKeysCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

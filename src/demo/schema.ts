@@ -51,7 +51,7 @@ export const demoSchema = defineApi({
       required: ['restaurantId', 'name', 'price'],
       fields: {
         restaurantId: { type: 'integer', references: 'restaurants', onDelete: 'cascade' },
-        name: { type: 'string', minLength: 1, maxLength: 200, search: true },
+        name: { type: 'string', minLength: 1, maxLength: 200, search: true, examples: ['Pizza margherita'] },
         price: { type: 'number', minimum: 0, index: true },
         vegetarian: { type: 'boolean', default: false },
         tags: { type: 'array', items: { type: 'string' } },
@@ -63,9 +63,9 @@ export const demoSchema = defineApi({
       access: { read: 'public', write: 'scope' },
       required: ['name', 'email'],
       fields: {
-        firstname: { type: 'string', maxLength: 100 },
-        name: { type: 'string', minLength: 1, maxLength: 100, search: true },
-        email: { type: 'string', format: 'email', index: 'unique' },
+        firstname: { type: 'string', maxLength: 100, examples: ['Ada'] },
+        name: { type: 'string', minLength: 1, maxLength: 100, search: true, examples: ['Lovelace'] },
+        email: { type: 'string', format: 'email', index: 'unique', examples: ['ada.lovelace@example.com'] },
         phone: { type: 'string', maxLength: 30 },
         address: {
           type: 'object',
