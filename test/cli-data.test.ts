@@ -295,7 +295,7 @@ describe('carte export', () => {
     assert.match(csv.stderr, /exported 120 customers to .*export\.csv/);
     const text = readFileSync(out, 'utf8');
     assert.equal(text.split('\n')[0], 'id,name,email,vip,visits,tags,address,createdAt');
-    assert.match(text, /\n4,Customer 4,,false,3,\[\],"{""city"":""Nîmes, \\""Gard\\""""}",\d{4}-/);
+    assert.match(text, /\n4,Customer 4,,false,3,"\[""odd""\]","{""city"":""Nîmes, \\""Gard\\""""}",\d{4}-/);
 
     // Round trip into a fresh database: ids and createdAt kept.
     const copy = newDatabase();
@@ -469,7 +469,8 @@ describe('carte serve db.json (json-server files)', () => {
       assert.equal(nested.status, 200);
       const profile = await fetch(`${first.url}/v1/profile/1`);
       assert.equal(profile.status, 200);
-      assert.deepEqual(((await profile.json()) as { links: string[] }).links, ['https://github.com/typicode']);
+      // `links` is reserved (hypermedia links): the field is `linksValue`.
+      assert.deepEqual(((await profile.json()) as { linksValue: string[] }).linksValue, ['https://github.com/typicode']);
       // Writes need a token (json-server has none); anonymous writes are refused.
       const anonymous = await fetch(`${first.url}/v1/posts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"title":"x"}' });
       assert.equal(anonymous.status, 401);
