@@ -126,6 +126,16 @@ describe('carte import', () => {
     }
   });
 
+  test('a progress bar on a terminal (run under script(1), which gives the command a pty)', async () => {
+    const db = newDatabase();
+    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ name: `C${i}` }));
+    const data = file('tty.ndjson', `${lines.join('\n')}\n`);
+    const command = ['node', path.join(root, 'bin/carte.js'), 'import', 'customers', data, '--schema', SCHEMA, '--db', db, '--batch-size', '100'].map((a) => `'${a}'`).join(' ');
+    const { stdout } = await exec('script', ['-qec', command, '/dev/null'], { cwd: dir, env, timeout: 60_000 });
+    assert.match(stdout, /\r\x1b\[2K(checking |importing) \[[#-]+\] +\d+%  [\d,]+ rows  [\d,]+ rows\/s/);
+    assert.match(stdout, /imported 3000 customers/);
+  });
+
   test('a bad row names its line and its errors, and nothing is imported', async () => {
     const db = newDatabase();
     const data = file('bad.ndjson', '{"name":"Ada"}\n{"name":"Bob","email":"not-an-email","visits":-1}\n{"name":"Cy"}\n{"name": "Dee",\n{"nom":"Eve"}\n');
