@@ -38,8 +38,8 @@ export async function openService(schemaFile: string, db: string | undefined): P
     throw e;
   }
   const service = new ResourceService(model, store, { limits: config.limits });
-  // Events are appended to the log inside each write transaction; a running server's
-  // readers (polling, long polls, SSE, WebSockets) find them there.
+  // Events are appended to the log inside each write transaction (SPEC §7), where a running
+  // server's `GET /v1/events` readers find them; live fan-out stays in this process.
   service.addRecorder(new EventRecorder(model, () => undefined));
   const ctx: CallContext = { principal: OPERATOR, baseUrl: config.publicUrl ?? `http://${config.host}:${config.port}` };
   return { model, store, service, ctx, close: () => store.close() };
