@@ -213,6 +213,23 @@ describe('carte import', () => {
     assert.deepEqual(await items(db, 'customers'), []);
   });
 
+  test('a line or record longer than --max-line-bytes stops the read: no line fills the memory', async () => {
+    const db = newDatabase();
+    const long = file('long.ndjson', `{"name":"a"}\n{"name":"${'x'.repeat(5000)}"}\n`);
+    let run = await carte(['import', 'customers', long, '--schema', SCHEMA, '--db', db, '--max-line-bytes', '1000']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /long\.ndjson:2: a line is longer than 1000 bytes \(--max-line-bytes\)/);
+    const noBreak = file('nobreak.ndjson', 'x'.repeat(200_000));
+    run = await carte(['import', 'customers', noBreak, '--schema', SCHEMA, '--db', db, '--max-line-bytes', '1000']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /nobreak\.ndjson:1: a line is longer than 1000 bytes/);
+    const csv = file('long.csv', `name\na\n"${'x'.repeat(5000)}"\n`);
+    run = await carte(['import', 'customers', csv, '--schema', SCHEMA, '--db', db, '--max-line-bytes', '1000']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /long\.csv.*malformed CSV: .*1000/);
+    assert.deepEqual(await items(db, 'customers'), []);
+  });
+
   test('JSON array: a bad item is reported with the line it starts on', async () => {
     const db = newDatabase();
     const data = file('customers.json', '[\n  {"name": "Ada"},\n  {\n    "name": "Bob",\n    "vip": "yes"\n  },\n  {"name": "Cy"}\n]\n');

@@ -6,6 +6,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { Transform } from 'node:stream';
 import { parse as parseCsv, type Info } from 'csv-parse';
 import type { ResourceModel } from '../schema/types.js';
 import { UsageError } from './output.js';
@@ -38,6 +39,8 @@ export function formatOf(file: string, given: string | undefined): DataFormat {
 export interface SourceOptions {
   /** Largest JSON array file read whole (bytes). */
   readonly maxJsonBytes: number;
+  /** Longest NDJSON line or CSV record (bytes): a file without line breaks cannot fill the memory. */
+  readonly maxLineBytes: number;
 }
 
 export async function openRecords(file: string, format: DataFormat, resource: ResourceModel, options: SourceOptions): Promise<RecordSource> {
@@ -74,16 +77,23 @@ export async function openRecords(file: string, format: DataFormat, resource: Re
       progress,
       async *records() {
         stream = createReadStream(file);
-        const lines = createInterface({ input: stream, crlfDelay: Infinity });
+        const lines = createInterface({ input: stream.pipe(lineGuard(options.maxLineBytes)), crlfDelay: Infinity });
         let line = 0;
-        for await (const text of lines) {
-          line += 1;
-          if (text.trim() === '') continue;
-          try {
-            yield { line, value: parseJson(text) };
-          } catch (e) {
-            yield { line, error: `not valid JSON: ${(e as Error).message}` };
+        try {
+          for await (const text of lines) {
+            line += 1;
+            if (text.trim() === '') continue;
+            try {
+              yield { line, value: parseJson(text) };
+            } catch (e) {
+              yield { line, error: `not valid JSON: ${(e as Error).message}` };
+            }
           }
+        } catch (e) {
+          if (e instanceof LineTooLongError) throw new MalformedFileError(`${file}:${e.line}: ${e.message}`);
+          throw e;
+        } finally {
+          stream.destroy();
         }
       },
     };
@@ -92,7 +102,7 @@ export async function openRecords(file: string, format: DataFormat, resource: Re
     progress,
     async *records() {
       stream = createReadStream(file);
-      const parser = stream.pipe(parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: false }));
+      const parser = stream.pipe(parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: false, max_record_size: options.maxLineBytes }));
       try {
         for await (const entry of parser as AsyncIterable<{ record: { [column: string]: string }; info: Info }>) {
           yield { line: entry.info.lines, value: convertCsvRecord(entry.record, resource) };
@@ -106,6 +116,36 @@ export async function openRecords(file: string, format: DataFormat, resource: Re
       }
     },
   };
+}
+
+class LineTooLongError extends Error {
+  constructor(
+    readonly line: number,
+    max: number,
+  ) {
+    super(`a line is longer than ${max} bytes (--max-line-bytes)`);
+  }
+}
+
+/** Passes bytes through, failing once a line grows past `max` bytes (readline would buffer it whole). */
+function lineGuard(max: number): Transform {
+  let current = 0;
+  let line = 1;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+        current += nl - start;
+        if (current > max) return done(new LineTooLongError(line, max));
+        current = 0;
+        line += 1;
+        start = nl + 1;
+      }
+      current += chunk.length - start;
+      if (current > max) return done(new LineTooLongError(line, max));
+      done(null, chunk);
+    },
+  });
 }
 
 /** JSON.parse, refusing `__proto__` members as the API's body parser does (prototype poisoning). */

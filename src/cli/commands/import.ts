@@ -13,7 +13,7 @@ import { formatOf, MalformedFileError, openRecords, type RecordSource } from '..
 import { schemaFileOf } from '../schema-file.js';
 
 const USAGE = `carte import RESOURCE FILE [--schema FILE] [--db URL] [--format json|ndjson|csv]
-                [--batch-size N] [--skip-invalid] [--max-errors N] [--max-json-bytes N]
+                [--batch-size N] [--skip-invalid] [--max-errors N] [--max-json-bytes N] [--max-line-bytes N]
 
   Loads the items of FILE into RESOURCE through the same service as the API: each item is
   validated, given its defaults, and its references checked; its events are recorded.
@@ -29,6 +29,7 @@ const USAGE = `carte import RESOURCE FILE [--schema FILE] [--db URL] [--format j
   --skip-invalid    import the valid items and report the others (exit 0)
   --max-errors N    invalid items listed (default 20; all are counted)
   --max-json-bytes N  largest .json file read (default 268435456); NDJSON and CSV are streamed
+  --max-line-bytes N  longest NDJSON line or CSV record (default 16777216)
 
   Without --skip-invalid every item is checked before any is written: one invalid item
   (its line and errors are printed) and nothing is imported, exit 1. A progress bar is
@@ -55,6 +56,7 @@ export const importCommand: Command = {
         'skip-invalid': { type: 'boolean' },
         'max-errors': { type: 'string' },
         'max-json-bytes': { type: 'string' },
+        'max-line-bytes': { type: 'string' },
       },
     });
     const [resourceName, file, ...extra] = positionals;
@@ -63,12 +65,13 @@ export const importCommand: Command = {
     const batchSize = count(values['batch-size'], '--batch-size', 1000, 0);
     const maxErrors = count(values['max-errors'], '--max-errors', 20, 0);
     const maxJsonBytes = count(values['max-json-bytes'], '--max-json-bytes', 256 * 1024 * 1024, 1);
+    const maxLineBytes = count(values['max-line-bytes'], '--max-line-bytes', 16 * 1024 * 1024, 1);
     const skipInvalid = values['skip-invalid'] === true;
     const opened = await openService(schemaFileOf(values.schema), values.db);
     try {
       const resource = opened.model.resources.get(resourceName);
       if (!resource) throw new UsageError(`carte import: there is no resource '${resourceName}' (the schema has ${[...opened.model.resources.keys()].join(', ')})`, 1);
-      const source = await openRecords(file, format, resource, { maxJsonBytes });
+      const source = await openRecords(file, format, resource, { maxJsonBytes, maxLineBytes });
       const started = Date.now();
       const report = (rejected: readonly Rejected[]) => {
         for (const r of rejected.slice(0, maxErrors)) for (const m of r.messages) process.stderr.write(`${paint.red(`${file}:${r.line}:`)} ${m}\n`);
