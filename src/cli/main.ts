@@ -4,6 +4,10 @@ import { SchemaError } from '../schema/validate.js';
 import { formatProblems } from '../schema/load.js';
 import { checkCommand } from './commands/check.js';
 import { clientsCommand } from './commands/clients.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { inferCommand } from './commands/infer.js';
+import { initCommand } from './commands/init.js';
 import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { openapiCommand } from './commands/openapi.js';
@@ -11,7 +15,19 @@ import { serveCommand } from './commands/serve.js';
 import { signingKeysCommand } from './commands/signing-keys.js';
 import { paint, UsageError, type Command } from './output.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, checkCommand, migrateCommand, openapiCommand, clientsCommand, keysCommand, signingKeysCommand];
+const COMMANDS: readonly Command[] = [
+  serveCommand,
+  checkCommand,
+  migrateCommand,
+  openapiCommand,
+  importCommand,
+  exportCommand,
+  initCommand,
+  inferCommand,
+  clientsCommand,
+  keysCommand,
+  signingKeysCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

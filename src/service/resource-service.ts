@@ -417,8 +417,9 @@ export class ResourceService {
     await this.checkReferences(tx, resource, values, prefix);
     this.checkInitialState(resource, values);
     const now = new Date().toISOString();
-    if (resource.timestamps.createdAt) values[resource.timestamps.createdAt] = now;
-    if (resource.timestamps.updatedAt) values[resource.timestamps.updatedAt] = now;
+    // A create never carries them (read-only, dropped); an import may keep the exported ones.
+    if (resource.timestamps.createdAt) values[resource.timestamps.createdAt] ??= now;
+    if (resource.timestamps.updatedAt) values[resource.timestamps.updatedAt] ??= now;
     values.id = id ?? (resource.key.type === 'uuid' ? randomUUID() : null);
     const row = await this.guardConflict(resource, () => tx.insert(resource.name, values));
     await this.record(tx, { type: 'created', resource: resource.name, id: row.id as Key, before: null, after: row, fields: resource.fieldList.map((f) => f.name) });
@@ -731,6 +732,79 @@ export class ResourceService {
     return Promise.all(rows.map((r) => this.written(ctx, resource, r)));
   }
 
+  // -------------------------------------------------------------------------------------
+  // Bulk load (`carte import`, `carte serve db.json`)
+
+  /**
+   * Checks one item to import without touching the database: the same validation and
+   * defaults as a create, its `id` (kept when given) well formed, its initial state allowed.
+   * Returns the key it asks for (null: assigned by the store) and every problem.
+   */
+  checkImportItem(resourceName: string, item: unknown): { id: Key | null; problems: FieldError[] } {
+    const resource = this.resource(resourceName);
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      return { id: null, problems: [{ field: '', error: 'type', error_description: `Each item must be a JSON object representing a ${resource.singular}` }] };
+    }
+    const object = item as Record<string, unknown>;
+    const problems: FieldError[] = [];
+    let id: Key | null = null;
+    if (object.id !== undefined && object.id !== null) {
+      id = this.parseKey(resource, object.id);
+      if (id === null) problems.push({ field: 'id', error: 'format', error_description: resource.key.type === 'uuid' ? 'The id must be a UUID' : 'The id must be a positive integer' });
+    }
+    const { values, problems: more } = this.validator(resource).prepareWrite(object);
+    problems.push(...more);
+    if (more.length === 0) {
+      try {
+        this.checkInitialState(resource, values);
+      } catch (e) {
+        if (!(e instanceof CarteError)) throw e;
+        const field = resource.stateField?.name ?? '';
+        problems.push({ field, error: 'transition', error_description: e.message });
+      }
+    }
+    return { id, problems };
+  }
+
+  /**
+   * Creates a batch of items in ONE transaction, each exactly as a create would (validation,
+   * defaults, references, unique keys, events), keeping the `id` an item gives. All or
+   * nothing: the first refused item throws an ImportItemError naming its position.
+   */
+  async importBatch(ctx: CallContext, resourceName: string, items: readonly unknown[]): Promise<number> {
+    const resource = this.resource(resourceName);
+    const decision = this.access(ctx, resource, 'create');
+    const validator = this.validator(resource);
+    const prepared = items.map((item, index) => {
+      try {
+        const object = validator.asObject(item);
+        const id = object.id === undefined || object.id === null ? null : this.parseKey(resource, object.id);
+        if (id === null && object.id !== undefined && object.id !== null) {
+          throw errors.invalidItem(resource.singular, [{ field: 'id', error: 'format', error_description: resource.key.type === 'uuid' ? 'The id must be a UUID' : 'The id must be a positive integer' }]);
+        }
+        const values = this.prepareCreate(resource, object, { field: null, value: null }, decision.owner);
+        // An exported item keeps its createdAt/updatedAt when they are valid date-times.
+        for (const name of [resource.timestamps.createdAt, resource.timestamps.updatedAt]) {
+          const given = name ? object[name] : undefined;
+          if (name && typeof given === 'string' && DATE_TIME.test(given) && !Number.isNaN(Date.parse(given))) values[name] = new Date(given).toISOString();
+        }
+        return { id, values };
+      } catch (e) {
+        throw e instanceof CarteError ? new ImportItemError(index, e) : e;
+      }
+    });
+    await this.write(ctx, async (tx) => {
+      for (const [index, item] of prepared.entries()) {
+        try {
+          await this.insertChecked(tx, resource, item.values, item.id);
+        } catch (e) {
+          throw e instanceof CarteError ? new ImportItemError(index, e) : e;
+        }
+      }
+    });
+    return prepared.length;
+  }
+
   /** DELETE on a collection: every item matching the filters, all or nothing. */
   async deleteMatching(ctx: CallContext, resourceName: string, filters: readonly RawFilter[], options: WriteOptions = {}): Promise<number> {
     const resource = this.resource(resourceName);
@@ -948,4 +1022,17 @@ function describeQuery(filters: readonly RawFilter[]): string {
   return filters
     .map((f) => `${f.name}${f.op === 'eq' ? '' : `[${f.op}]`}=${f.values.map((v) => String(v).replace(/,/g, '\\,')).join(',')}`)
     .join('&');
+}
+
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An item of an import batch was refused; `index` is its position in the batch. */
+export class ImportItemError extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: CarteError,
+  ) {
+    super(`item ${index}: ${error.message}`);
+    this.name = 'ImportItemError';
+  }
 }
