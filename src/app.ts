@@ -264,6 +264,16 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   await app.register(asyncapiPlugin, { api: model, ...publicUrl });
   events.start();
   webhooks.start();
+  // SPEC §11: the webhook queue's depth and the age of its oldest pending delivery.
+  metrics.registerGauge({ name: 'carte_webhook_queue_depth', help: 'Webhook deliveries waiting to be delivered', read: async () => (await webhooks.queueStats()).pending });
+  metrics.registerGauge({
+    name: 'carte_webhook_oldest_pending_seconds',
+    help: 'Age of the oldest pending webhook delivery, in seconds (0 when none)',
+    read: async () => {
+      const { oldestCreatedAt } = await webhooks.queueStats();
+      return oldestCreatedAt === null ? 0 : Math.max(0, (Date.now() - oldestCreatedAt) / 1000);
+    },
+  });
 
   let closing: Promise<void> | null = null;
   const warnings: string[] = [];

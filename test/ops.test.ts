@@ -143,9 +143,9 @@ describe('/metrics', () => {
     assert.ok((valueOf(afterwards, 'carte_event_bus_position') ?? 0) > 0);
   });
 
-  test('other rooms register gauges read on each scrape (the webhooks queue)', async () => {
+  test('other rooms register gauges read on each scrape', async () => {
     let depth = 3;
-    t.server.metrics.registerGauge({ name: 'carte_webhook_queue_depth', help: 'Deliveries waiting.', read: async () => depth });
+    t.server.metrics.registerGauge({ name: 'carte_test_depth', help: 'Things waiting.', read: async () => depth });
     t.server.metrics.registerGauge({
       name: 'carte_test_by_endpoint',
       help: 'Labelled samples.',
@@ -156,12 +156,29 @@ describe('/metrics', () => {
       ],
     });
     let samples = await scrape(t);
-    assert.equal(valueOf(samples, 'carte_webhook_queue_depth'), 3);
+    assert.equal(valueOf(samples, 'carte_test_depth'), 3);
     assert.equal(valueOf(samples, 'carte_test_by_endpoint', { endpoint: 'b' }), 2);
     depth = 0;
     samples = await scrape(t);
+    assert.equal(valueOf(samples, 'carte_test_depth'), 0);
+    assert.throws(() => t.server.metrics.registerGauge({ name: 'carte_test_depth', help: 'again', read: () => 1 }), /already been registered/);
+  });
+
+  test('the webhook queue: depth and the age of its oldest pending delivery', async () => {
+    let samples = await scrape(t);
     assert.equal(valueOf(samples, 'carte_webhook_queue_depth'), 0);
-    assert.throws(() => t.server.metrics.registerGauge({ name: 'carte_webhook_queue_depth', help: 'again', read: () => 1 }), /already been registered/);
+    assert.equal(valueOf(samples, 'carte_webhook_oldest_pending_seconds'), 0);
+    const webhooks = await startServer({ config: { webhooks: { allowPrivateNetworks: true, retrySchedule: [3600], jitter: 0 } } });
+    try {
+      // A receiver that is not there: the delivery fails once and waits an hour for its retry.
+      assert.equal((await webhooks.post('/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['orders.created'] })).status, 201);
+      assert.equal((await webhooks.post('/v1/orders', { clientId: 1, restaurantId: 2 })).status, 201);
+      samples = await scrape(webhooks);
+      assert.equal(valueOf(samples, 'carte_webhook_queue_depth'), 1);
+      assert.ok((valueOf(samples, 'carte_webhook_oldest_pending_seconds') ?? -1) >= 0);
+    } finally {
+      await webhooks.close();
+    }
   });
 });
 
