@@ -85,15 +85,16 @@ if (!testPgUrl()) {
         writeFileSync(schemaFile, stringify(v2));
         const carte = (...args: string[]) => execute('node', ['bin/carte.js', 'migrate', schemaFile, '--db', database.url, ...args], { cwd: root });
         const steps =
+          `Plan for postgres ${database.url}:\n` +
           '+ add column customers.phone (string)\n' +
-          '! destructive drop column customers.email and its data (no longer in the schema)\n' +
+          '! destructive: drop column customers.email and its data (no longer in the schema)\n' +
           '+ create index carte_ix_customers__phone\n';
-        assert.equal((await carte()).stdout, `${steps}\n3 steps; run again with --apply --allow-destructive to apply.\n`);
+        assert.equal((await carte()).stdout, `${steps}\n3 steps, 1 destructive; run again with --apply --allow-destructive to apply.\n`);
         const refused = await carte('--apply').catch((e: { code: number; stderr: string }) => e);
         assert.equal((refused as { code: number }).code, 1);
-        assert.equal((refused as { stderr: string }).stderr, '1 destructive step: add --allow-destructive to apply them.\n');
+        assert.equal((refused as { stderr: string }).stderr, '1 destructive step: nothing applied; add --allow-destructive to apply the plan.\n');
         assert.equal((await carte('--apply', '--allow-destructive')).stdout, `${steps}✓ applied 3 steps.\n`);
-        assert.equal((await carte()).stdout, 'The database already matches the schema.\n');
+        assert.equal((await carte()).stdout, `The database (postgres ${database.url}) already matches the schema.\n`);
         const columns = await pgQuery<{ name: string; type: string }>(
           database.url,
           "SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'customers' ORDER BY ordinal_position",

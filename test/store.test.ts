@@ -80,11 +80,11 @@ describe('migrations', () => {
     const schemaFile = path.join(dir, 'v3.yaml');
     writeFileSync(schemaFile, stringify(v3));
     const plan = await run('node', ['bin/carte.js', 'migrate', schemaFile, '--db', db], { cwd: root });
-    assert.equal(plan.stdout, '! destructive rebuild table customers: column email is no longer in the schema and would be dropped with its data\n\n1 step; run again with --apply --allow-destructive to apply.\n');
+    assert.equal(plan.stdout, `Plan for sqlite ${db}:\n! destructive: rebuild table customers: column email is no longer in the schema and would be dropped with its data\n\n1 step, 1 destructive; run again with --apply --allow-destructive to apply.\n`);
     const refused = await run('node', ['bin/carte.js', 'migrate', schemaFile, '--db', db, '--apply'], { cwd: root }).catch((e: { code: number; stderr: string }) => e);
     assert.equal((refused as { code: number }).code, 1);
     const applied = await run('node', ['bin/carte.js', 'migrate', schemaFile, '--db', db, '--apply', '--allow-destructive'], { cwd: root });
-    assert.equal(applied.stdout, '! destructive rebuild table customers: column email is no longer in the schema and would be dropped with its data\n✓ applied 1 step.\n');
+    assert.equal(applied.stdout, `Plan for sqlite ${db}:\n! destructive: rebuild table customers: column email is no longer in the schema and would be dropped with its data\n✓ applied 1 step.\n`);
     await withServer(v3, db, async (s) => {
       const url = await s.listen();
       const { links: _links, ...after } = (await (await fetch(`${url}/v1/customers/1`)).json()) as Record<string, unknown>;
