@@ -26,7 +26,7 @@ interface ServerStats {
 /** The server: the compiled createServer in a plain node process, answering stats over IPC. */
 const SERVER = `
 import { createServer } from './dist/app.js';
-const server = await createServer({ config: { db: 'sqlite::memory:', port: 0, logLevel: 'warn' } });
+const server = await createServer({ config: { db: 'sqlite::memory:', port: 0, logLevel: 'warn', rateLimits: { enabled: false } } });
 const url = await server.listen();
 process.on('message', async (m) => {
   if (m === 'stats') {

@@ -31,7 +31,7 @@ interface ServerStats {
 const SERVER = `
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from './dist/app.js';
-const server = await createServer({ config: { db: 'sqlite::memory:', port: 0, logLevel: 'warn' } });
+const server = await createServer({ config: { db: 'sqlite::memory:', port: 0, logLevel: 'warn', rateLimits: { enabled: false } } });
 const url = await server.listen();
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
