@@ -48,13 +48,15 @@ process.on('message', async (m) => {
     process.exit(0);
   }
 });
-process.send({ url });
+// Demo writes need a token (SPEC §8): the load process writes as the development principal.
+const token = await server.auth.issueDevToken(server.auth.context(url));
+process.send({ url, token });
 `;
 
-function startServer(): Promise<{ child: ChildProcess; url: string }> {
+function startServer(): Promise<{ child: ChildProcess; url: string; token: string }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve({ child, url: (m as { url: string }).url }));
+    child.once('message', (m) => resolve({ child, url: (m as { url: string }).url, token: (m as { token: string }).token }));
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
 }
@@ -97,7 +99,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function main(): Promise<void> {
   const startLoad = os.loadavg()[0] as number;
-  const { child, url } = await startServer();
+  const { child, url, token } = await startServer();
   await new Promise((r) => setTimeout(r, 1000));
   const idle = await ask<ServerStats>(child, 'stats');
   console.log(`idle server: RSS ${mb(idle.rss)}`);
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     await ask<ServerStats>(child, 'stats'); // resets the event-loop stall measure
     const value = 1000 + w;
     const w0 = performance.now();
-    const res = await fetch(`${url}/v1/orders/1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orderValue: value }) });
+    const res = await fetch(`${url}/v1/orders/1`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ orderValue: value }) });
     if (res.status !== 200) throw new Error(`write failed: ${res.status} ${await res.text()}`);
     // Wait until every socket has it (or 30 s).
     const deadline = Date.now() + 30_000;
