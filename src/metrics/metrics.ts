@@ -53,15 +53,10 @@ export class Metrics {
   registerGauge(spec: ReadMetricSpec): void {
     const { read } = spec;
     new Gauge({
-      name: spec.name,
-      help: spec.help,
-      labelNames: [...(spec.labelNames ?? [])],
-      registers: [this.registry],
+      ...metricOptions(spec, this.registry),
       async collect() {
-        const value = await read();
         this.reset();
-        if (typeof value === 'number') this.set(value);
-        else for (const sample of value) this.set(sample.labels ?? {}, sample.value);
+        put(await read(), (v) => this.set(v), (labels, v) => this.set(labels, v));
       },
     });
   }
@@ -70,15 +65,10 @@ export class Metrics {
   registerCounter(spec: ReadMetricSpec): void {
     const { read } = spec;
     new Counter({
-      name: spec.name,
-      help: spec.help,
-      labelNames: [...(spec.labelNames ?? [])],
-      registers: [this.registry],
+      ...metricOptions(spec, this.registry),
       async collect() {
-        const value = await read();
         this.reset();
-        if (typeof value === 'number') this.inc(value);
-        else for (const sample of value) this.inc(sample.labels ?? {}, sample.value);
+        put(await read(), (v) => this.inc(v), (labels, v) => this.inc(labels, v));
       },
     });
   }
@@ -91,4 +81,14 @@ export class Metrics {
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+function metricOptions(spec: ReadMetricSpec, registry: Registry): { name: string; help: string; labelNames: string[]; registers: Registry[] } {
+  return { name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] };
+}
+
+/** Hands a read value to a metric: one unlabelled number, or one value per label set. */
+function put(value: MetricValue, one: (v: number) => void, each: (labels: Record<string, string>, v: number) => void): void {
+  if (typeof value === 'number') one(value);
+  else for (const sample of value) each(sample.labels ?? {}, sample.value);
 }
