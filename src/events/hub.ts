@@ -286,7 +286,8 @@ export class EventHub {
     const now = Date.now();
     const expired = principal.expiresAt !== undefined && principal.expiresAt * 1000 <= now;
     if (!expired && (!this.checkCredential || (await this.checkCredential(principal)))) return null;
-    return credentialEnded(principal, now);
+    // The check takes time: a credential that expired meanwhile ended by expiring, not by revocation.
+    return credentialEnded(principal, Date.now());
   }
 
   /** A connection was closed for reading too slowly. */
