@@ -97,7 +97,9 @@ export class Auth {
         return key !== undefined && key.revokedAt === null && (key.expiresAt === null || Date.parse(key.expiresAt) > now);
       }
       const token = await this.store.getToken(id);
-      return token !== undefined && token.kind === 'access' && token.revokedAt === null && Date.parse(token.expiresAt) > now;
+      // The token's own `exp` (checked above) is its expiry; the row's time, kept to the
+      // millisecond, may fall a moment earlier and would read as a revocation.
+      return token !== undefined && token.kind === 'access' && token.revokedAt === null && (principal.expiresAt !== undefined || Date.parse(token.expiresAt) > now);
     } catch {
       return false;
     }
