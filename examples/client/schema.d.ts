@@ -897,6 +897,192 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your webhooks
+         * @description The webhooks the caller registered, without their secrets. A bare array, oldest first; `Content-Range` says which and how many, `Accept-Range: webhook 100` the largest page (25 without `range` or `limit`); 206 when the page is not the whole. No `Link` and no `ETag`; `HEAD` answers the same headers without the body.
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook
+         * @description Registers an endpoint that Carte POSTs every matching event to, signed the Standard Webhooks way (standardwebhooks.com). 201 with `Location` and the webhook with its `secret` (`whsec_…`): the only time it is shown (`POST /v1/webhooks/{id}/secrets` makes a new one). At most `webhooks.maxPerPrincipal` per principal (409 beyond). The events are checked against the principal's read rules, as `GET /v1/events` checks them: a resource it may not read is 401 or 403 (`insufficient_scope`, naming the scope), and each delivery is checked again against the read rule on its row (`owner:` rules: only the principal's rows).
+         *
+         *     **A delivery** is `POST <url>` with `Content-Type: application/json` and the event as `GET /v1/events` shows it (pings and Carte's own events: `{id, type, occurredAt, data}`), with three headers:
+         *
+         *     - `webhook-id`: the event id (`evt_…`; `msg_…` for pings and Carte's events), the same on every retry: receivers de-duplicate by it;
+         *     - `webhook-timestamp`: Unix seconds when the attempt was signed;
+         *     - `webhook-signature`: `v1,` + the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64 bytes after `whsec_`; while a rotated secret still signs, two such signatures separated by a space.
+         *
+         *     A 2xx answer delivers it; anything else (an error, a redirect — never followed —, no answer within `webhooks.timeout`) is retried on `webhooks.retrySchedule` (about 3 days by default), then the delivery fails. An endpoint failing without a success for `webhooks.disableAfter` is disabled (a `webhooks.disabled` event goes to the owner's webhooks that ask for it). The AsyncAPI document (`/v1/asyncapi.json`) describes the deliveries as a channel.
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook
+         * @description The webhook, without its secret: whether it is enabled, failing (`failingSince`) or disabled (`disabled.reason`).
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description Deletes the webhook with its delivery log; its pending deliveries are not sent.
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook
+         * @description A merge patch of `url`, `events`, `filter`, `description` and `enabled`, checked as at registration (every problem at once: 400 `invalid_webhook`). `{"enabled": true}` turns a disabled webhook back on. The events are checked against the principal's read rules, as `GET /v1/events` checks them: a resource it may not read is 401 or 403 (`insufficient_scope`, naming the scope), and each delivery is checked again against the read rule on its row (`owner:` rules: only the principal's rows).
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook's secret
+         * @description A new secret, shown once. The previous one keeps signing until `previousSecretExpiresAt` (`webhooks.secretOverlap`): meanwhile each delivery carries both signatures, so the receiver can switch without missing one. No body (`Content-Type: application/json` with an empty body is 400 `invalid_body`).
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/pings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ping a webhook
+         * @description Sends a signed `webhooks.ping` delivery now (`data: {"webhookId": …}`), to a disabled webhook too, and answers once the attempt is over (within `webhooks.timeout`): what the receiver said, or why it said nothing. A ping is attempted once, never retried; it stays in the delivery log. No body (`Content-Type: application/json` with an empty body is 400 `invalid_body`).
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        post: operations["pingWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a webhook's delivery log
+         * @description Every delivery to the webhook, pings included, newest first, with the state of each and its last attempt. A bare array, newest first; `Content-Range` says which and how many, `Accept-Range: webhook 100` the largest page (25 without `range` or `limit`); 206 when the page is not the whole. No `Link` and no `ETag`; `HEAD` answers the same headers without the body.
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{did}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a delivery
+         * @description The delivery with every attempt made (`attemptLog`).
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{did}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the attempts of a delivery
+         * @description Every attempt of the delivery, first first: a bare array, not paged.
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        get: operations["listWebhookDeliveryAttempts"];
+        put?: never;
+        /**
+         * Retry a delivery now
+         * @description One more attempt, made now, whatever the delivery's state (a failed delivery too); the answer is that attempt once it is over. A 2xx marks the delivery delivered; a failure leaves a settled delivery as it was. A disabled webhook's delivery is not sent (the attempt fails: `the endpoint is disabled`). 409 while another attempt of it is in flight. No body (`Content-Type: application/json` with an empty body is 400 `invalid_body`).
+         *
+         *     Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal's is 404, and lists hold only the caller's. Without a token: 401 `no_credentials`.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1510,6 +1696,270 @@ export interface components {
             } & {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * @description A registered endpoint as its owner sees it. Never its secret: that is shown once, when the webhook is created and when the secret is rotated.
+         * @example {
+         *       "id": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+         *       "url": "https://203.0.113.10/hooks/carte",
+         *       "events": [
+         *         "orders.ready"
+         *       ],
+         *       "filter": null,
+         *       "description": "Kitchen display",
+         *       "enabled": true,
+         *       "disabled": null,
+         *       "failingSince": null,
+         *       "previousSecretExpiresAt": null,
+         *       "createdAt": "2026-01-15T12:00:00.000Z",
+         *       "updatedAt": "2026-01-15T12:00:00.000Z"
+         *     }
+         */
+        Webhook: {
+            /** @description Assigned by the server. */
+            id: string;
+            /** Format: uri */
+            url: string;
+            events: string[];
+            filter: {
+                [key: string]: unknown;
+            } | null;
+            description: string;
+            /** @description `false` once disabled, by its owner (`PATCH {"enabled": false}`) or after failing without a success for `webhooks.disableAfter`. */
+            enabled: boolean;
+            /** @description When and why it was disabled; `null` while enabled. */
+            disabled: {
+                /**
+                 * Format: date-time
+                 * @description When.
+                 */
+                at: string;
+                /** @example disabled by its owner */
+                reason: string;
+            } | null;
+            /**
+             * Format: date-time
+             * @description Since when every attempt has failed; `null` while healthy.
+             */
+            failingSince: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation, when the previous secret stops signing; `null` when only one secret signs.
+             */
+            previousSecretExpiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (a rotation counts).
+             */
+            updatedAt: string;
+        };
+        /** @description The webhook just registered, with its signing secret: the only time it is shown. */
+        WebhookCreated: components["schemas"]["Webhook"] & {
+            /** @description `whsec_` and the base64 key bytes (Standard Webhooks). Shown only here: keep it with the receiver. */
+            secret: string;
+        };
+        /**
+         * @description A webhook as `POST /v1/webhooks` takes it. Every problem is reported at once (400 `invalid_webhook`, one entry of `errors` each).
+         * @example {
+         *       "url": "https://203.0.113.10/hooks/carte",
+         *       "events": [
+         *         "orders.ready"
+         *       ],
+         *       "description": "Kitchen display"
+         *     }
+         */
+        WebhookInput: {
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: an absolute `http` or `https` URL without credentials, whose host resolves to public addresses only (private and loopback ones with `webhooks.allowPrivateNetworks`; link-local and metadata ones never). Checked again on every connection.
+             */
+            url: string;
+            /** @description Event types (`orders.ready`), every type of a resource (`orders.*`), every event the principal may read (`*`), and Carte's own `webhooks.disabled`. Repeated types count once. */
+            events: string[];
+            /** @description Only the items that match, as a WebSocket subscription filters: `{"field": value}`, `{"field": [values]}` (any of), `{"field": {"gte": 100}}` (the operators of collection filters), `{"field": null}` (no value). The events must then all be of one resource. */
+            filter?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description A note for the owner (no NUL). */
+            description?: string;
+        };
+        /**
+         * @description A JSON merge patch (RFC 7396) of a webhook: the members present are set; `"filter": null` removes the filter. `"enabled": true` turns a disabled webhook back on and clears its failure record; `false` turns it off: no new deliveries, and the pending ones fail.
+         * @example {
+         *       "enabled": false
+         *     }
+         */
+        WebhookPatch: {
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: an absolute `http` or `https` URL without credentials, whose host resolves to public addresses only (private and loopback ones with `webhooks.allowPrivateNetworks`; link-local and metadata ones never). Checked again on every connection.
+             */
+            url?: string;
+            /** @description Event types (`orders.ready`), every type of a resource (`orders.*`), every event the principal may read (`*`), and Carte's own `webhooks.disabled`. Repeated types count once. */
+            events?: string[];
+            /** @description Only the items that match, as a WebSocket subscription filters: `{"field": value}`, `{"field": [values]}` (any of), `{"field": {"gte": 100}}` (the operators of collection filters), `{"field": null}` (no value). The events must then all be of one resource. */
+            filter?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description A note for the owner (no NUL). */
+            description?: string;
+            enabled?: boolean;
+        };
+        /**
+         * @description A new signing secret. The previous one keeps signing until `previousSecretExpiresAt` (`webhooks.secretOverlap`, 24 h by default): meanwhile every delivery carries both signatures.
+         * @example {
+         *       "secret": "whsec_8m6QdrX58DS10ZuyRV9R73dtgr8FMyJDeTreYDaoCII=",
+         *       "previousSecretExpiresAt": "2026-01-16T12:00:00.000Z"
+         *     }
+         */
+        WebhookSecret: {
+            /** @description `whsec_` and the base64 key bytes (Standard Webhooks). Shown only here: keep it with the receiver. */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description When the previous secret stops signing.
+             */
+            previousSecretExpiresAt: string;
+        };
+        /**
+         * @description One attempt to deliver: what the receiver answered, or why nothing came back.
+         * @example {
+         *       "attempt": 1,
+         *       "at": "2026-01-15T12:03:00.120Z",
+         *       "statusCode": 200,
+         *       "latencyMs": 41,
+         *       "error": null,
+         *       "response": "ok",
+         *       "trigger": "schedule"
+         *     }
+         */
+        WebhookAttempt: {
+            /** @description 1 for the first attempt of the delivery, then 2, 3… */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            at: string;
+            /** @description The receiver's HTTP status; `null` when none came back (refused, timed out, address refused). */
+            statusCode: number | null;
+            latencyMs: number;
+            /** @description Why it failed without a status (`no answer within 10000 ms`, `connect ECONNREFUSED 203.0.113.10:443`, `the endpoint is disabled`). */
+            error: string | null;
+            /** @description The start of the receiver's answer (`webhooks.maxResponseBodyLog` bytes). */
+            response: string | null;
+            /**
+             * @description `manual`: a ping or `POST …/attempts`.
+             * @enum {string}
+             */
+            trigger: "schedule" | "manual";
+        };
+        /**
+         * @description One event to deliver to one webhook (a row of the outbox, written in the transaction of the change), and where it stands.
+         * @example {
+         *       "id": 17,
+         *       "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+         *       "messageId": "evt_000000000041",
+         *       "eventType": "orders.ready",
+         *       "state": "delivered",
+         *       "attempts": 1,
+         *       "createdAt": "2026-01-15T12:03:00.000Z",
+         *       "nextAttemptAt": null,
+         *       "lastAttempt": {
+         *         "at": "2026-01-15T12:03:00.120Z",
+         *         "statusCode": 200,
+         *         "latencyMs": 41,
+         *         "error": null
+         *       },
+         *       "deliveredAt": "2026-01-15T12:03:00.161Z"
+         *     }
+         */
+        WebhookDelivery: {
+            id: number;
+            webhookId: string;
+            /** @description The `webhook-id` header: the event id (`evt_…`), or `msg_…` for pings and Carte's own events. The same on every attempt. */
+            messageId: string;
+            /**
+             * @example orders.ready
+             * @example webhooks.ping
+             */
+            eventType: string;
+            /**
+             * @description `pending` until a 2xx (`delivered`) or the retry schedule is spent (`failed`).
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the event happened (or the ping was asked for).
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; `null` once delivered or failed.
+             */
+            nextAttemptAt: string | null;
+            /** @description The last attempt in short; `null` before the first. */
+            lastAttempt: {
+                /**
+                 * Format: date-time
+                 * @description When it started.
+                 */
+                at: string;
+                statusCode: number | null;
+                latencyMs: number | null;
+                error: string | null;
+            } | null;
+            /**
+             * Format: date-time
+             * @description When a 2xx came back.
+             */
+            deliveredAt: string | null;
+        };
+        /** @description A delivery with every attempt made. */
+        WebhookDeliveryDetail: components["schemas"]["WebhookDelivery"] & {
+            attemptLog: components["schemas"]["WebhookAttempt"][];
+        };
+        /**
+         * @description The attempt just made, and its delivery as it now stands.
+         * @example {
+         *       "attempt": {
+         *         "attempt": 1,
+         *         "at": "2026-01-15T12:01:00.050Z",
+         *         "statusCode": 200,
+         *         "latencyMs": 41,
+         *         "error": null,
+         *         "response": "ok",
+         *         "trigger": "manual"
+         *       },
+         *       "delivery": {
+         *         "id": 12,
+         *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+         *         "messageId": "msg_0b7e2a4c-5d1f-4e3a-9c8b-6f2d1e0a9b7c",
+         *         "eventType": "webhooks.ping",
+         *         "state": "delivered",
+         *         "attempts": 1,
+         *         "createdAt": "2026-01-15T12:01:00.000Z",
+         *         "nextAttemptAt": null,
+         *         "lastAttempt": {
+         *           "at": "2026-01-15T12:01:00.050Z",
+         *           "statusCode": 200,
+         *           "latencyMs": 41,
+         *           "error": null
+         *         },
+         *         "deliveredAt": "2026-01-15T12:01:00.091Z"
+         *       }
+         *     }
+         */
+        WebhookAttemptResult: {
+            attempt: components["schemas"]["WebhookAttempt"];
+            delivery: components["schemas"]["WebhookDelivery"];
         };
         /** @description RFC 6749 §5.1 */
         TokenResponse: {
@@ -2288,6 +2738,16 @@ export interface components {
         IfRange: string;
         /** @description Server-sent events: resume after this event id (EventSource sends it when reconnecting). */
         LastEventId: string;
+        /**
+         * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+         * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+         */
+        webhookId: string;
+        /**
+         * @description The delivery's id, from the delivery log.
+         * @example 17
+         */
+        webhookDeliveryId: number;
     };
     requestBodies: never;
     headers: {
@@ -13860,6 +14320,738 @@ export interface operations {
             406: components["responses"]["NotAcceptable"];
             410: components["responses"]["Gone"];
             416: components["responses"]["RangeNotSatisfiable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Items a..b, 0-based and inclusive (at most 100: `Accept-Range: webhook 100`). Not with limit/offset.
+                 * @example 0-9
+                 */
+                range?: string;
+                /** @description Page size (same as `range=offset-(offset+limit-1)`). */
+                limit?: number;
+                /** @description Index of the first item. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your webhooks (all of them). */
+            200: {
+                headers: {
+                    "Content-Range": components["headers"]["Content-Range"];
+                    "Accept-Range": components["headers"]["Accept-Range"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "url": "https://203.0.113.10/hooks/carte",
+                     *         "events": [
+                     *           "orders.ready"
+                     *         ],
+                     *         "filter": null,
+                     *         "description": "Kitchen display",
+                     *         "enabled": true,
+                     *         "disabled": null,
+                     *         "failingSince": null,
+                     *         "previousSecretExpiresAt": null,
+                     *         "createdAt": "2026-01-15T12:00:00.000Z",
+                     *         "updatedAt": "2026-01-15T12:00:00.000Z"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            /** @description A page of your webhooks. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["Content-Range"];
+                    "Accept-Range": components["headers"]["Accept-Range"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "url": "https://203.0.113.10/hooks/carte",
+                     *         "events": [
+                     *           "orders.ready"
+                     *         ],
+                     *         "filter": null,
+                     *         "description": "Kitchen display",
+                     *         "enabled": true,
+                     *         "disabled": null,
+                     *         "failingSince": null,
+                     *         "previousSecretExpiresAt": null,
+                     *         "createdAt": "2026-01-15T12:00:00.000Z",
+                     *         "updatedAt": "2026-01-15T12:00:00.000Z"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            416: components["responses"]["RangeNotSatisfiable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://203.0.113.10/hooks/carte",
+                 *       "events": [
+                 *         "orders.ready"
+                 *       ],
+                 *       "description": "Kitchen display"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            /** @description Registered: the webhook with its secret. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *       "url": "https://203.0.113.10/hooks/carte",
+                     *       "events": [
+                     *         "orders.ready"
+                     *       ],
+                     *       "filter": null,
+                     *       "description": "Kitchen display",
+                     *       "enabled": true,
+                     *       "disabled": null,
+                     *       "failingSince": null,
+                     *       "previousSecretExpiresAt": null,
+                     *       "createdAt": "2026-01-15T12:00:00.000Z",
+                     *       "updatedAt": "2026-01-15T12:00:00.000Z",
+                     *       "secret": "whsec_8m6QdrX58DS10ZuyRV9R73dtgr8FMyJDeTreYDaoCII="
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook. */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *       "url": "https://203.0.113.10/hooks/carte",
+                     *       "events": [
+                     *         "orders.ready"
+                     *       ],
+                     *       "filter": null,
+                     *       "description": "Kitchen display",
+                     *       "enabled": true,
+                     *       "disabled": null,
+                     *       "failingSince": null,
+                     *       "previousSecretExpiresAt": null,
+                     *       "createdAt": "2026-01-15T12:00:00.000Z",
+                     *       "updatedAt": "2026-01-15T12:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         "orders.ready",
+                 *         "webhooks.disabled"
+                 *       ],
+                 *       "description": "Kitchen display, and word when it is disabled"
+                 *     }
+                 */
+                "application/merge-patch+json": components["schemas"]["WebhookPatch"];
+                /**
+                 * @example {
+                 *       "events": [
+                 *         "orders.ready",
+                 *         "webhooks.disabled"
+                 *       ],
+                 *       "description": "Kitchen display, and word when it is disabled"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description The webhook as changed. */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *       "url": "https://203.0.113.10/hooks/carte",
+                     *       "events": [
+                     *         "orders.ready",
+                     *         "webhooks.disabled"
+                     *       ],
+                     *       "filter": null,
+                     *       "description": "Kitchen display, and word when it is disabled",
+                     *       "enabled": true,
+                     *       "disabled": null,
+                     *       "failingSince": null,
+                     *       "previousSecretExpiresAt": null,
+                     *       "createdAt": "2026-01-15T12:00:00.000Z",
+                     *       "updatedAt": "2026-01-15T13:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new secret. */
+            201: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "secret": "whsec_8m6QdrX58DS10ZuyRV9R73dtgr8FMyJDeTreYDaoCII=",
+                     *       "previousSecretExpiresAt": "2026-01-16T12:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    pingWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempt made (a failed one too: see `attempt.statusCode` and `attempt.error`) and its delivery. */
+            201: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "attempt": {
+                     *         "attempt": 1,
+                     *         "at": "2026-01-15T12:01:00.050Z",
+                     *         "statusCode": 200,
+                     *         "latencyMs": 41,
+                     *         "error": null,
+                     *         "response": "ok",
+                     *         "trigger": "manual"
+                     *       },
+                     *       "delivery": {
+                     *         "id": 12,
+                     *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "messageId": "msg_0b7e2a4c-5d1f-4e3a-9c8b-6f2d1e0a9b7c",
+                     *         "eventType": "webhooks.ping",
+                     *         "state": "delivered",
+                     *         "attempts": 1,
+                     *         "createdAt": "2026-01-15T12:01:00.000Z",
+                     *         "nextAttemptAt": null,
+                     *         "lastAttempt": {
+                     *           "at": "2026-01-15T12:01:00.050Z",
+                     *           "statusCode": 200,
+                     *           "latencyMs": 41,
+                     *           "error": null
+                     *         },
+                     *         "deliveredAt": "2026-01-15T12:01:00.091Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookAttemptResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Items a..b, 0-based and inclusive (at most 100: `Accept-Range: webhook 100`). Not with limit/offset.
+                 * @example 0-9
+                 */
+                range?: string;
+                /** @description Page size (same as `range=offset-(offset+limit-1)`). */
+                limit?: number;
+                /** @description Index of the first item. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries (all of them). */
+            200: {
+                headers: {
+                    "Content-Range": components["headers"]["Content-Range"];
+                    "Accept-Range": components["headers"]["Accept-Range"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 18,
+                     *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "messageId": "evt_000000000042",
+                     *         "eventType": "orders.ready",
+                     *         "state": "pending",
+                     *         "attempts": 2,
+                     *         "createdAt": "2026-01-15T12:30:00.000Z",
+                     *         "nextAttemptAt": "2026-01-15T12:35:05.120Z",
+                     *         "lastAttempt": {
+                     *           "at": "2026-01-15T12:30:05.012Z",
+                     *           "statusCode": 503,
+                     *           "latencyMs": 12,
+                     *           "error": null
+                     *         },
+                     *         "deliveredAt": null
+                     *       },
+                     *       {
+                     *         "id": 17,
+                     *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "messageId": "evt_000000000041",
+                     *         "eventType": "orders.ready",
+                     *         "state": "delivered",
+                     *         "attempts": 1,
+                     *         "createdAt": "2026-01-15T12:03:00.000Z",
+                     *         "nextAttemptAt": null,
+                     *         "lastAttempt": {
+                     *           "at": "2026-01-15T12:03:00.120Z",
+                     *           "statusCode": 200,
+                     *           "latencyMs": 41,
+                     *           "error": null
+                     *         },
+                     *         "deliveredAt": "2026-01-15T12:03:00.161Z"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"][];
+                };
+            };
+            /** @description A page of the deliveries. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["Content-Range"];
+                    "Accept-Range": components["headers"]["Accept-Range"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 18,
+                     *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "messageId": "evt_000000000042",
+                     *         "eventType": "orders.ready",
+                     *         "state": "pending",
+                     *         "attempts": 2,
+                     *         "createdAt": "2026-01-15T12:30:00.000Z",
+                     *         "nextAttemptAt": "2026-01-15T12:35:05.120Z",
+                     *         "lastAttempt": {
+                     *           "at": "2026-01-15T12:30:05.012Z",
+                     *           "statusCode": 503,
+                     *           "latencyMs": 12,
+                     *           "error": null
+                     *         },
+                     *         "deliveredAt": null
+                     *       },
+                     *       {
+                     *         "id": 17,
+                     *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "messageId": "evt_000000000041",
+                     *         "eventType": "orders.ready",
+                     *         "state": "delivered",
+                     *         "attempts": 1,
+                     *         "createdAt": "2026-01-15T12:03:00.000Z",
+                     *         "nextAttemptAt": null,
+                     *         "lastAttempt": {
+                     *           "at": "2026-01-15T12:03:00.120Z",
+                     *           "statusCode": 200,
+                     *           "latencyMs": 41,
+                     *           "error": null
+                     *         },
+                     *         "deliveredAt": "2026-01-15T12:03:00.161Z"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            416: components["responses"]["RangeNotSatisfiable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+                /**
+                 * @description The delivery's id, from the delivery log.
+                 * @example 17
+                 */
+                did: components["parameters"]["webhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery. */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 17,
+                     *       "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *       "messageId": "evt_000000000041",
+                     *       "eventType": "orders.ready",
+                     *       "state": "delivered",
+                     *       "attempts": 1,
+                     *       "createdAt": "2026-01-15T12:03:00.000Z",
+                     *       "nextAttemptAt": null,
+                     *       "lastAttempt": {
+                     *         "at": "2026-01-15T12:03:00.120Z",
+                     *         "statusCode": 200,
+                     *         "latencyMs": 41,
+                     *         "error": null
+                     *       },
+                     *       "deliveredAt": "2026-01-15T12:03:00.161Z",
+                     *       "attemptLog": [
+                     *         {
+                     *           "attempt": 1,
+                     *           "at": "2026-01-15T12:03:00.120Z",
+                     *           "statusCode": 200,
+                     *           "latencyMs": 41,
+                     *           "error": null,
+                     *           "response": "ok",
+                     *           "trigger": "schedule"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listWebhookDeliveryAttempts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+                /**
+                 * @description The delivery's id, from the delivery log.
+                 * @example 17
+                 */
+                did: components["parameters"]["webhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts. */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "attempt": 1,
+                     *         "at": "2026-01-15T12:03:00.120Z",
+                     *         "statusCode": 200,
+                     *         "latencyMs": 41,
+                     *         "error": null,
+                     *         "response": "ok",
+                     *         "trigger": "schedule"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["WebhookAttempt"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id (`wh_…`). Another principal's webhook is 404.
+                 * @example wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1
+                 */
+                id: components["parameters"]["webhookId"];
+                /**
+                 * @description The delivery's id, from the delivery log.
+                 * @example 17
+                 */
+                did: components["parameters"]["webhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempt made and the delivery as it now stands. */
+            201: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "attempt": {
+                     *         "attempt": 3,
+                     *         "at": "2026-01-15T12:03:00.120Z",
+                     *         "statusCode": 200,
+                     *         "latencyMs": 41,
+                     *         "error": null,
+                     *         "response": "ok",
+                     *         "trigger": "manual"
+                     *       },
+                     *       "delivery": {
+                     *         "id": 18,
+                     *         "webhookId": "wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1",
+                     *         "messageId": "evt_000000000042",
+                     *         "eventType": "orders.ready",
+                     *         "state": "delivered",
+                     *         "attempts": 3,
+                     *         "createdAt": "2026-01-15T12:30:00.000Z",
+                     *         "nextAttemptAt": null,
+                     *         "lastAttempt": {
+                     *           "at": "2026-01-15T12:03:00.120Z",
+                     *           "statusCode": 200,
+                     *           "latencyMs": 41,
+                     *           "error": null
+                     *         },
+                     *         "deliveredAt": "2026-01-15T12:03:00.161Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookAttemptResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
         };
     };

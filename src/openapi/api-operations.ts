@@ -1,11 +1,13 @@
 /**
  * Operations that are not a resource's CRUD (SPEC §4.12, §7, §8, §9): operations and item
- * actions, the event feed, the API's own documents, the OAuth2 endpoints, and the JSON-RPC and
- * GraphQL entry points.
+ * actions, the event feed, the API's own documents, the OAuth2 endpoints, the JSON-RPC and
+ * GraphQL entry points, and the webhooks' registration.
  */
+import { eventTypesOf } from '../events/recorder.js';
 import type { RouteInfo } from '../protocols/rest/routes.js';
+import { WEBHOOKS_MAX_RANGE } from '../protocols/rest/webhooks.js';
 import type { ActionModel, JsonObject } from '../schema/types.js';
-import { content, READ_TYPES, ref, typeName, type Builder, type Schema } from './builder.js';
+import { content, READ_TYPES, ref, typeName, type Builder, type Methods, type Schema } from './builder.js';
 import type { DocumentInput, OpenApiObject } from './document.js';
 import { exampleOf } from './examples.js';
 
@@ -330,5 +332,317 @@ export function addOtherProtocols(b: Builder): void {
         '429': b.error('TooManyRequests'),
       },
     },
+  });
+}
+
+/**
+ * `/v1/webhooks` (SPEC §7): the routes of the webhooks plugin (src/protocols/rest/webhooks.ts
+ * over src/webhooks/webhook-service.ts), mounted on every server beside the REST route table.
+ * JSON only; pages with `range` or `limit`/`offset` and `Content-Range`, no ETag, no Link.
+ */
+export function addWebhooks(b: Builder, input: DocumentInput): void {
+  const api = input.api;
+  const base = `${b.prefix}/webhooks`;
+  // A resource whose singular is `webhook` owns `Webhook`: these names step aside then.
+  const taken = new Set(Object.keys(b.schemas));
+  const name = (n: string) => (taken.has(n) ? `Carte${n}` : n);
+  const W = name('Webhook');
+  const WCreated = name('WebhookCreated');
+  const WInput = name('WebhookInput');
+  const WPatch = name('WebhookPatch');
+  const WSecret = name('WebhookSecret');
+  const WDelivery = name('WebhookDelivery');
+  const WDeliveryDetail = name('WebhookDeliveryDetail');
+  const WAttempt = name('WebhookAttempt');
+  const WAttemptResult = name('WebhookAttemptResult');
+
+  // Examples the server accepts: an event type of the model, and a URL that passes the
+  // address guard without DNS (203.0.113.0/24 is TEST-NET-3, RFC 5737: public, never routed).
+  const typesOf = [...api.resources.values()].map(eventTypesOf);
+  const stateTypes = typesOf.find((t) => t.length > 3);
+  const eventType = stateTypes ? (stateTypes.find((t) => t.endsWith('.ready')) ?? (stateTypes[3] as string)) : (typesOf[0]?.[0] ?? '*');
+  const id = 'wh_5f0c3a9e8b7d4c21a6e4f0b9d2c8e7a1';
+  const url = 'https://203.0.113.10/hooks/carte';
+  const created = '2026-01-15T12:00:00.000Z';
+  const secret = 'whsec_8m6QdrX58DS10ZuyRV9R73dtgr8FMyJDeTreYDaoCII=';
+  const webhookEx = { id, url, events: [eventType], filter: null, description: 'Kitchen display', enabled: true, disabled: null, failingSince: null, previousSecretExpiresAt: null, createdAt: created, updatedAt: created };
+  const attemptEx = { attempt: 1, at: '2026-01-15T12:03:00.120Z', statusCode: 200, latencyMs: 41, error: null, response: 'ok', trigger: 'schedule' };
+  const deliveryEx = {
+    id: 17,
+    webhookId: id,
+    messageId: 'evt_000000000041',
+    eventType,
+    state: 'delivered',
+    attempts: 1,
+    createdAt: '2026-01-15T12:03:00.000Z',
+    nextAttemptAt: null,
+    lastAttempt: { at: attemptEx.at, statusCode: 200, latencyMs: 41, error: null },
+    deliveredAt: '2026-01-15T12:03:00.161Z',
+  };
+  const pendingEx = {
+    ...deliveryEx,
+    id: 18,
+    messageId: 'evt_000000000042',
+    state: 'pending',
+    attempts: 2,
+    createdAt: '2026-01-15T12:30:00.000Z',
+    nextAttemptAt: '2026-01-15T12:35:05.120Z',
+    lastAttempt: { at: '2026-01-15T12:30:05.012Z', statusCode: 503, latencyMs: 12, error: null },
+    deliveredAt: null,
+  };
+  const pingEx = {
+    attempt: { ...attemptEx, at: '2026-01-15T12:01:00.050Z', trigger: 'manual' },
+    delivery: { ...deliveryEx, id: 12, messageId: 'msg_0b7e2a4c-5d1f-4e3a-9c8b-6f2d1e0a9b7c', eventType: 'webhooks.ping', createdAt: '2026-01-15T12:01:00.000Z', lastAttempt: { at: '2026-01-15T12:01:00.050Z', statusCode: 200, latencyMs: 41, error: null }, deliveredAt: '2026-01-15T12:01:00.091Z' },
+  };
+
+  const dateTime = (description: string): Schema => ({ type: 'string', format: 'date-time', description });
+  const orNull = (description: string): Schema => ({ type: ['string', 'null'], format: 'date-time', description });
+  const webhookIdSchema: Schema = { type: 'string', pattern: '^wh_[0-9a-f]{32}$' };
+  const secretSchema: Schema = { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', description: '`whsec_` and the base64 key bytes (Standard Webhooks). Shown only here: keep it with the receiver.' };
+  const urlSchema: Schema = {
+    type: 'string',
+    format: 'uri',
+    maxLength: 2048,
+    description: 'Where deliveries are POSTed: an absolute `http` or `https` URL without credentials, whose host resolves to public addresses only (private and loopback ones with `webhooks.allowPrivateNetworks`; link-local and metadata ones never). Checked again on every connection.',
+  };
+  const eventsSchema: Schema = {
+    type: 'array',
+    minItems: 1,
+    maxItems: 100,
+    items: { type: 'string', minLength: 1, maxLength: 200 },
+    description: `Event types (\`${eventType.includes('.') ? eventType : 'orders.ready'}\`), every type of a resource (\`${eventType.includes('.') ? eventType.split('.')[0] : 'orders'}.*\`), every event the principal may read (\`*\`), and Carte's own \`webhooks.disabled\`. Repeated types count once.`,
+  };
+  const filterSchema: Schema = {
+    type: ['object', 'null'],
+    additionalProperties: true,
+    description: 'Only the items that match, as a WebSocket subscription filters: `{"field": value}`, `{"field": [values]}` (any of), `{"field": {"gte": 100}}` (the operators of collection filters), `{"field": null}` (no value). The events must then all be of one resource.',
+  };
+  const descriptionSchema: Schema = { type: 'string', maxLength: 1000, description: 'A note for the owner (no NUL).' };
+
+  b.schemas[W] = {
+    type: 'object',
+    description: 'A registered endpoint as its owner sees it. Never its secret: that is shown once, when the webhook is created and when the secret is rotated.',
+    properties: {
+      id: { ...webhookIdSchema, description: 'Assigned by the server.' },
+      url: { type: 'string', format: 'uri' },
+      events: { type: 'array', items: { type: 'string' } },
+      filter: { type: ['object', 'null'], additionalProperties: true },
+      description: { type: 'string' },
+      enabled: { type: 'boolean', description: '`false` once disabled, by its owner (`PATCH {"enabled": false}`) or after failing without a success for `webhooks.disableAfter`.' },
+      disabled: {
+        type: ['object', 'null'],
+        description: 'When and why it was disabled; `null` while enabled.',
+        properties: { at: dateTime('When.'), reason: { type: 'string', examples: ['disabled by its owner'] } },
+        required: ['at', 'reason'],
+      },
+      failingSince: orNull('Since when every attempt has failed; `null` while healthy.'),
+      previousSecretExpiresAt: orNull('After a rotation, when the previous secret stops signing; `null` when only one secret signs.'),
+      createdAt: dateTime('When it was registered.'),
+      updatedAt: dateTime('When it last changed (a rotation counts).'),
+    },
+    required: ['id', 'url', 'events', 'filter', 'description', 'enabled', 'disabled', 'failingSince', 'previousSecretExpiresAt', 'createdAt', 'updatedAt'],
+    examples: [webhookEx],
+  };
+  b.schemas[WCreated] = {
+    description: 'The webhook just registered, with its signing secret: the only time it is shown.',
+    allOf: [ref('schemas', W), { type: 'object', properties: { secret: secretSchema }, required: ['secret'] }],
+  };
+  b.schemas[WInput] = {
+    type: 'object',
+    description: `A webhook as \`POST ${base}\` takes it. Every problem is reported at once (400 \`invalid_webhook\`, one entry of \`errors\` each).`,
+    properties: { url: urlSchema, events: eventsSchema, filter: filterSchema, description: descriptionSchema },
+    required: ['url', 'events'],
+    additionalProperties: false,
+    examples: [{ url, events: [eventType], description: 'Kitchen display' }],
+  };
+  b.schemas[WPatch] = {
+    type: 'object',
+    description: 'A JSON merge patch (RFC 7396) of a webhook: the members present are set; `"filter": null` removes the filter. `"enabled": true` turns a disabled webhook back on and clears its failure record; `false` turns it off: no new deliveries, and the pending ones fail.',
+    properties: { url: urlSchema, events: eventsSchema, filter: filterSchema, description: descriptionSchema, enabled: { type: 'boolean' } },
+    additionalProperties: false,
+    examples: [{ enabled: false }],
+  };
+  b.schemas[WSecret] = {
+    type: 'object',
+    description: 'A new signing secret. The previous one keeps signing until `previousSecretExpiresAt` (`webhooks.secretOverlap`, 24 h by default): meanwhile every delivery carries both signatures.',
+    properties: { secret: secretSchema, previousSecretExpiresAt: dateTime('When the previous secret stops signing.') },
+    required: ['secret', 'previousSecretExpiresAt'],
+    examples: [{ secret, previousSecretExpiresAt: '2026-01-16T12:00:00.000Z' }],
+  };
+  b.schemas[WAttempt] = {
+    type: 'object',
+    description: 'One attempt to deliver: what the receiver answered, or why nothing came back.',
+    properties: {
+      attempt: { type: 'integer', minimum: 1, description: '1 for the first attempt of the delivery, then 2, 3…' },
+      at: dateTime('When it started.'),
+      statusCode: { type: ['integer', 'null'], description: 'The receiver\'s HTTP status; `null` when none came back (refused, timed out, address refused).' },
+      latencyMs: { type: 'integer', minimum: 0 },
+      error: { type: ['string', 'null'], description: 'Why it failed without a status (`no answer within 10000 ms`, `connect ECONNREFUSED 203.0.113.10:443`, `the endpoint is disabled`).' },
+      response: { type: ['string', 'null'], description: 'The start of the receiver\'s answer (`webhooks.maxResponseBodyLog` bytes).' },
+      trigger: { type: 'string', enum: ['schedule', 'manual'], description: '`manual`: a ping or `POST …/attempts`.' },
+    },
+    required: ['attempt', 'at', 'statusCode', 'latencyMs', 'error', 'response', 'trigger'],
+    examples: [attemptEx],
+  };
+  b.schemas[WDelivery] = {
+    type: 'object',
+    description: 'One event to deliver to one webhook (a row of the outbox, written in the transaction of the change), and where it stands.',
+    properties: {
+      id: { type: 'integer', minimum: 1 },
+      webhookId: webhookIdSchema,
+      messageId: { type: 'string', description: 'The `webhook-id` header: the event id (`evt_…`), or `msg_…` for pings and Carte\'s own events. The same on every attempt.' },
+      eventType: { type: 'string', examples: [eventType, 'webhooks.ping'] },
+      state: { type: 'string', enum: ['pending', 'delivered', 'failed'], description: '`pending` until a 2xx (`delivered`) or the retry schedule is spent (`failed`).' },
+      attempts: { type: 'integer', minimum: 0 },
+      createdAt: dateTime('When the event happened (or the ping was asked for).'),
+      nextAttemptAt: orNull('When the next attempt is due; `null` once delivered or failed.'),
+      lastAttempt: {
+        type: ['object', 'null'],
+        description: 'The last attempt in short; `null` before the first.',
+        properties: { at: dateTime('When it started.'), statusCode: { type: ['integer', 'null'] }, latencyMs: { type: ['integer', 'null'] }, error: { type: ['string', 'null'] } },
+        required: ['at', 'statusCode', 'latencyMs', 'error'],
+      },
+      deliveredAt: orNull('When a 2xx came back.'),
+    },
+    required: ['id', 'webhookId', 'messageId', 'eventType', 'state', 'attempts', 'createdAt', 'nextAttemptAt', 'lastAttempt', 'deliveredAt'],
+    examples: [deliveryEx],
+  };
+  b.schemas[WDeliveryDetail] = {
+    description: 'A delivery with every attempt made.',
+    allOf: [ref('schemas', WDelivery), { type: 'object', properties: { attemptLog: { type: 'array', items: ref('schemas', WAttempt) } }, required: ['attemptLog'] }],
+  };
+  b.schemas[WAttemptResult] = {
+    type: 'object',
+    description: 'The attempt just made, and its delivery as it now stands.',
+    properties: { attempt: ref('schemas', WAttempt), delivery: ref('schemas', WDelivery) },
+    required: ['attempt', 'delivery'],
+    examples: [pingEx],
+  };
+
+  const idParam = b.param('webhookId', () => ({ name: 'id', in: 'path', required: true, description: 'The webhook\'s id (`wh_…`). Another principal\'s webhook is 404.', schema: webhookIdSchema, example: id }));
+  const didParam = b.param('webhookDeliveryId', () => ({ name: 'did', in: 'path', required: true, description: 'The delivery\'s id, from the delivery log.', schema: { type: 'integer', minimum: 1 }, example: 17 }));
+  const json = (schema: Schema, example: unknown): OpenApiObject => ({ 'application/json': { schema, example } });
+  const rate = b.headerSet(['RateLimit', 'RateLimit-Policy']);
+  const pageHeaders = b.headerSet(['Content-Range', 'Accept-Range', 'RateLimit', 'RateLimit-Policy']);
+  const paging = b.pagingParams(WEBHOOKS_MAX_RANGE, 'webhook', false);
+  // Any token with a subject; no scope of its own (registering checks the events against the read rules).
+  const security = [{ oauth2: [] }, { bearerAuth: [] }];
+  const access =
+    'Access: any valid token — an OAuth2 access token, the development token or an API key; no scope of its own. A webhook belongs to the principal that registered it: another principal\'s is 404, and lists hold only the caller\'s. Without a token: 401 `no_credentials`.';
+  const checked = `The events are checked against the principal's read rules, as \`GET ${b.prefix}/events\` checks them: a resource it may not read is 401 or 403 (\`insufficient_scope\`, naming the scope), and each delivery is checked again against the read rule on its row (\`owner:\` rules: only the principal's rows).`;
+  // 401 and 429 everywhere, 406 on every answer (JSON only); 403 only where events are checked.
+  const responses = (extra: Record<string, Schema>): Record<string, Schema> => b.commonErrors(true, { '406': b.error('NotAcceptable'), ...extra });
+  const page = (description: string, schema: Schema, example: unknown): Record<string, Schema> => ({
+    '200': { description: `${description} (all of them).`, headers: pageHeaders, content: json({ type: 'array', items: schema }, example) },
+    '206': { description: `A page of ${description.toLowerCase()}.`, headers: pageHeaders, content: json({ type: 'array', items: schema }, example) },
+    '400': b.error('BadRequest'),
+    '416': b.error('RangeNotSatisfiable'),
+  });
+  const pagingNote = `A bare array, oldest first; \`Content-Range\` says which and how many, \`Accept-Range: webhook ${WEBHOOKS_MAX_RANGE}\` the largest page (25 without \`range\` or \`limit\`); 206 when the page is not the whole. No \`Link\` and no \`ETag\`; \`HEAD\` answers the same headers without the body.`;
+  const tags = ['Webhooks'];
+  const noBody = 'No body (`Content-Type: application/json` with an empty body is 400 `invalid_body`).';
+  const add = (method: Methods, path: string, operationId: string, o: OpenApiObject) =>
+    b.add({ method, path, operation: { tags, operationId: b.uniqueId(operationId), ...o, description: [o.description, access].filter(Boolean).join('\n\n'), security } });
+
+  add('get', base, 'listWebhooks', {
+    summary: 'List your webhooks',
+    description: `The webhooks the caller registered, without their secrets. ${pagingNote}`,
+    parameters: paging,
+    responses: responses(page('Your webhooks', ref('schemas', W), [webhookEx])),
+  });
+  add('post', base, 'createWebhook', {
+    summary: 'Register a webhook',
+    description: [
+      `Registers an endpoint that Carte POSTs every matching event to, signed the Standard Webhooks way (standardwebhooks.com). 201 with \`Location\` and the webhook with its \`secret\` (\`whsec_…\`): the only time it is shown (\`POST ${base}/{id}/secrets\` makes a new one). At most \`webhooks.maxPerPrincipal\` per principal (409 beyond). ${checked}`,
+      `**A delivery** is \`POST <url>\` with \`Content-Type: application/json\` and the event as \`GET ${b.prefix}/events\` shows it (pings and Carte's own events: \`{id, type, occurredAt, data}\`), with three headers:`,
+      [
+        '- `webhook-id`: the event id (`evt_…`; `msg_…` for pings and Carte\'s events), the same on every retry: receivers de-duplicate by it;',
+        '- `webhook-timestamp`: Unix seconds when the attempt was signed;',
+        '- `webhook-signature`: `v1,` + the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64 bytes after `whsec_`; while a rotated secret still signs, two such signatures separated by a space.',
+      ].join('\n'),
+      `A 2xx answer delivers it; anything else (an error, a redirect — never followed —, no answer within \`webhooks.timeout\`) is retried on \`webhooks.retrySchedule\` (about 3 days by default), then the delivery fails. An endpoint failing without a success for \`webhooks.disableAfter\` is disabled (a \`webhooks.disabled\` event goes to the owner's webhooks that ask for it). The AsyncAPI document (\`${b.prefix}/asyncapi.json\`) describes the deliveries as a channel.`,
+    ].join('\n\n'),
+    requestBody: { required: true, content: json(ref('schemas', WInput), { url, events: [eventType], description: 'Kitchen display' }) },
+    responses: responses({
+      '201': { description: 'Registered: the webhook with its secret.', headers: { Location: b.header('Location'), ...rate }, content: json(ref('schemas', WCreated), { ...webhookEx, secret }) },
+      '400': b.error('BadRequest'),
+      '403': b.error('Forbidden'),
+      '409': b.error('Conflict'),
+      '413': b.error('PayloadTooLarge'),
+      '415': b.error('UnsupportedMediaType'),
+    }),
+  });
+  add('get', `${base}/{id}`, 'getWebhook', {
+    summary: 'Get a webhook',
+    description: 'The webhook, without its secret: whether it is enabled, failing (`failingSince`) or disabled (`disabled.reason`).',
+    parameters: [idParam],
+    responses: responses({ '200': { description: 'The webhook.', headers: rate, content: json(ref('schemas', W), webhookEx) }, '404': b.error('NotFound') }),
+  });
+  const patchEx = { events: [eventType, 'webhooks.disabled'], description: 'Kitchen display, and word when it is disabled' };
+  add('patch', `${base}/{id}`, 'updateWebhook', {
+    summary: 'Change a webhook',
+    description: `A merge patch of \`url\`, \`events\`, \`filter\`, \`description\` and \`enabled\`, checked as at registration (every problem at once: 400 \`invalid_webhook\`). \`{"enabled": true}\` turns a disabled webhook back on. ${checked}`,
+    parameters: [idParam],
+    requestBody: { required: true, content: { 'application/merge-patch+json': { schema: ref('schemas', WPatch), example: patchEx }, 'application/json': { schema: ref('schemas', WPatch), example: patchEx } } },
+    responses: responses({
+      '200': { description: 'The webhook as changed.', headers: rate, content: json(ref('schemas', W), { ...webhookEx, ...patchEx, updatedAt: '2026-01-15T13:00:00.000Z' }) },
+      '400': b.error('BadRequest'),
+      '403': b.error('Forbidden'),
+      '404': b.error('NotFound'),
+      '413': b.error('PayloadTooLarge'),
+      '415': b.error('UnsupportedMediaType'),
+    }),
+  });
+  add('delete', `${base}/{id}`, 'deleteWebhook', {
+    summary: 'Delete a webhook',
+    description: 'Deletes the webhook with its delivery log; its pending deliveries are not sent.',
+    parameters: [idParam],
+    responses: responses({ '204': { description: 'Deleted.', headers: rate }, '404': b.error('NotFound') }),
+  });
+  add('post', `${base}/{id}/secrets`, 'rotateWebhookSecret', {
+    summary: 'Rotate a webhook\'s secret',
+    description: `A new secret, shown once. The previous one keeps signing until \`previousSecretExpiresAt\` (\`webhooks.secretOverlap\`): meanwhile each delivery carries both signatures, so the receiver can switch without missing one. ${noBody}`,
+    parameters: [idParam],
+    responses: responses({ '201': { description: 'The new secret.', headers: rate, content: json(ref('schemas', WSecret), { secret, previousSecretExpiresAt: '2026-01-16T12:00:00.000Z' }) }, '400': b.error('BadRequest'), '404': b.error('NotFound') }),
+  });
+  add('post', `${base}/{id}/pings`, 'pingWebhook', {
+    summary: 'Ping a webhook',
+    description: `Sends a signed \`webhooks.ping\` delivery now (\`data: {"webhookId": …}\`), to a disabled webhook too, and answers once the attempt is over (within \`webhooks.timeout\`): what the receiver said, or why it said nothing. A ping is attempted once, never retried; it stays in the delivery log. ${noBody}`,
+    parameters: [idParam],
+    responses: responses({
+      '201': { description: 'The attempt made (a failed one too: see `attempt.statusCode` and `attempt.error`) and its delivery.', headers: rate, content: json(ref('schemas', WAttemptResult), pingEx) },
+      '400': b.error('BadRequest'),
+      '404': b.error('NotFound'),
+      '409': b.error('Conflict'),
+    }),
+  });
+  add('get', `${base}/{id}/deliveries`, 'listWebhookDeliveries', {
+    summary: 'Read a webhook\'s delivery log',
+    description: `Every delivery to the webhook, pings included, newest first, with the state of each and its last attempt. ${pagingNote.replace('oldest first', 'newest first')}`,
+    parameters: [idParam, ...paging],
+    responses: responses({ ...page('The deliveries', ref('schemas', WDelivery), [pendingEx, deliveryEx]), '404': b.error('NotFound') }),
+  });
+  add('get', `${base}/{id}/deliveries/{did}`, 'getWebhookDelivery', {
+    summary: 'Get a delivery',
+    description: 'The delivery with every attempt made (`attemptLog`).',
+    parameters: [idParam, didParam],
+    responses: responses({ '200': { description: 'The delivery.', headers: rate, content: json(ref('schemas', WDeliveryDetail), { ...deliveryEx, attemptLog: [attemptEx] }) }, '404': b.error('NotFound') }),
+  });
+  add('get', `${base}/{id}/deliveries/{did}/attempts`, 'listWebhookDeliveryAttempts', {
+    summary: 'List the attempts of a delivery',
+    description: 'Every attempt of the delivery, first first: a bare array, not paged.',
+    parameters: [idParam, didParam],
+    responses: responses({ '200': { description: 'The attempts.', headers: rate, content: json({ type: 'array', items: ref('schemas', WAttempt) }, [attemptEx]) }, '404': b.error('NotFound') }),
+  });
+  add('post', `${base}/{id}/deliveries/{did}/attempts`, 'retryWebhookDelivery', {
+    summary: 'Retry a delivery now',
+    description: `One more attempt, made now, whatever the delivery's state (a failed delivery too); the answer is that attempt once it is over. A 2xx marks the delivery delivered; a failure leaves a settled delivery as it was. A disabled webhook's delivery is not sent (the attempt fails: \`the endpoint is disabled\`). 409 while another attempt of it is in flight. ${noBody}`,
+    parameters: [idParam, didParam],
+    responses: responses({
+      '201': { description: 'The attempt made and the delivery as it now stands.', headers: rate, content: json(ref('schemas', WAttemptResult), { attempt: { ...attemptEx, attempt: 3, trigger: 'manual' }, delivery: { ...pendingEx, state: 'delivered', attempts: 3, nextAttemptAt: null, lastAttempt: { at: attemptEx.at, statusCode: 200, latencyMs: 41, error: null }, deliveredAt: '2026-01-15T12:03:00.161Z' } }) },
+      '400': b.error('BadRequest'),
+      '404': b.error('NotFound'),
+      '409': b.error('Conflict'),
+    }),
   });
 }

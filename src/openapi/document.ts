@@ -2,14 +2,15 @@
  * The OpenAPI 3.1 document of an API (SPEC §9, seed 003 "Open API Initiative"), generated
  * from the model and the REST route table: every path and method the REST front end serves
  * (collections, items, nested collections, search, operations, blobs, the event feed,
- * discovery), the OAuth2 endpoints, their query parameters (range, limit/offset, after,
- * sort/desc, fields, each filter and operator), request bodies per media type, the headers
+ * discovery), the webhooks' registration and delivery log, the OAuth2 endpoints, their
+ * query parameters (range, limit/offset, after, sort/desc, fields, each filter and
+ * operator), request bodies per media type, the headers
  * SPEC §4 names, every error response in the seed-004 structure, the security schemes and
  * examples. Built once per schema; the base URLs of a request are put in by `withUrls`.
  */
 import type { RouteInfo } from '../protocols/rest/routes.js';
 import type { ApiModel } from '../schema/types.js';
-import { addDocuments, addEvents, addOAuth, addOtherProtocols } from './api-operations.js';
+import { addDocuments, addEvents, addOAuth, addOtherProtocols, addWebhooks } from './api-operations.js';
 import { Builder, EXAMPLE_BASE } from './builder.js';
 import { addRouteOperations } from './route-operations.js';
 
@@ -62,6 +63,8 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
   const prefix = b.prefix;
   for (const route of input.routes) addRouteOperations(b, route);
   addEvents(b, input);
+  // The webhooks plugin is mounted on every server (src/app.ts), beside the REST route table.
+  addWebhooks(b, input);
   addDocuments(b);
   addOAuth(b, input);
   addOtherProtocols(b);
@@ -71,7 +74,8 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
     ...b.resourceTags.map((name) => ({ name, description: api.resources.get(name)?.description ?? `The ${name}.`, 'x-displayName': name })),
     ...(actionsTagged ? [{ name: 'Operations', description: 'Non-resource scenarios (seed 004): calculations, conversions and item actions, called with POST. Each is also a JSON-RPC method and a GraphQL mutation.' }] : []),
     ...(b.paths[`${prefix}/search`] ? [{ name: 'Search', description: 'Search across every resource.' }] : []),
-    { name: 'Events', description: 'The event feed: polling by cursor, long polling, server-sent events. WebSocket and webhook deliveries are described by the AsyncAPI document.' },
+    { name: 'Events', description: 'The event feed: polling by cursor, long polling, server-sent events. WebSocket messages and webhook deliveries are described by the AsyncAPI document.' },
+    { name: 'Webhooks', description: 'Endpoints Carte POSTs events to, signed the Standard Webhooks way: register them, read their delivery log, retry a delivery, ping, rotate the secret. Each principal sees only its own.' },
     { name: 'Discovery', description: 'The API\'s entry point and its descriptions.' },
     { name: 'OAuth2', description: 'The authorization server: tokens by client credentials, refresh, introspection, revocation.' },
     { name: 'Other protocols', description: 'The same service as JSON-RPC 2.0 and GraphQL.' },
@@ -93,7 +97,7 @@ export function buildOpenApiDocument(input: DocumentInput): OpenApiDocument {
     'x-tagGroups': [
       { name: 'Resources', tags: b.resourceTags },
       ...(group(['Operations']).length ? [{ name: 'Operations', tags: group(['Operations']) }] : []),
-      { name: 'Search and events', tags: group(['Search', 'Events']) },
+      { name: 'Search and events', tags: group(['Search', 'Events', 'Webhooks']) },
       { name: 'API', tags: group(['Discovery', 'OAuth2', 'Other protocols']) },
     ],
     paths: b.paths,
@@ -119,7 +123,7 @@ function infoDescription(api: ApiModel, input: DocumentInput): string {
     `- **Limits**: bodies up to ${input.limits.bodyBytes} bytes; rate limits announced by \`RateLimit\` headers.`,
     '- **Cross-domain**: CORS on every answer; JSONP for script tags at `<path>.jsonp?callback=fn` (always 200, the status in `meta`; `jsonp.enabled` turns it off).',
     '- **Probes**: `GET /health` (alive) and `GET /ready` (the database answers), without credentials or quotas.',
-    '- **Events**: `GET /v' + api.version + '/events` (polling, long polling, server-sent events); WebSockets and webhooks in the AsyncAPI document (`/v' + api.version + '/asyncapi.json`).',
+    '- **Events**: `GET /v' + api.version + '/events` (polling, long polling, server-sent events); webhooks registered at `/v' + api.version + '/webhooks` (Standard Webhooks signatures); WebSocket messages and webhook deliveries in the AsyncAPI document (`/v' + api.version + '/asyncapi.json`).',
   ];
   if (api.previous) {
     lines.push(`- **Versions**: \`/v${api.previous.version}\` is still served, deprecated (\`Deprecation\`, \`Sunset: ${api.previous.sunset.toUTCString()}\`); the version may also be chosen by \`Api-Version\` or \`Accept: application/vnd.carte.v${api.version}+json\` on unversioned paths.`);

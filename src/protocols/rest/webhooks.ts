@@ -21,8 +21,9 @@ export interface WebhooksRestOptions {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-/** Most webhooks or deliveries in one page. */
-const MAX_RANGE = 100;
+/** Most webhooks or deliveries in one page (`Accept-Range: webhook 100`; the OpenAPI document says so too). */
+export const WEBHOOKS_MAX_RANGE = 100;
+const MAX_RANGE = WEBHOOKS_MAX_RANGE;
 
 function sendJson(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
   if (negotiate(request.headers.accept, ['application/json']) === null) throw errors.notAcceptable(['application/json']);
