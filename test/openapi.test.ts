@@ -42,6 +42,12 @@ function paramNames(doc: Doc, operation: Obj, where?: string): string[] {
   return (operation.parameters as unknown[]).map((p) => deref(doc, p)).filter((p) => !where || p.in === where).map((p) => String(p.name));
 }
 
+function paramOf(doc: Doc, operation: Obj, name: string): Obj {
+  const param = (operation.parameters as unknown[]).find((p) => deref(doc, p).name === name);
+  assert.ok(param, `parameter ${name}`);
+  return param as Obj;
+}
+
 function responseHeaders(doc: Doc, operation: Obj, status: string): string[] {
   const r = deref(doc, (operation.responses as Obj)[status]);
   return Object.keys((r.headers ?? {}) as Obj);
@@ -209,6 +215,80 @@ describe('OpenAPI document', () => {
     const groups = (doc as unknown as { 'x-tagGroups': { name: string; tags: string[] }[] })['x-tagGroups'];
     assert.deepEqual(groups.map((g) => g.name), ['Resources', 'Operations', 'Search and events', 'API']);
     assert.deepEqual(groups[0]?.tags, ['restaurants', 'dishes', 'clients', 'orders']);
+  });
+
+  it('the webhooks plugin: every route it serves, with its statuses, headers, schemas and security; the examples work', async () => {
+    const expected: Record<string, [string, string, string[]]> = {
+      'get /v1/webhooks': ['listWebhooks', '200', ['200', '206', '400', '401', '406', '416', '429']],
+      'post /v1/webhooks': ['createWebhook', '201', ['201', '400', '401', '403', '406', '409', '413', '415', '429']],
+      'get /v1/webhooks/{id}': ['getWebhook', '200', ['200', '401', '404', '406', '429']],
+      'patch /v1/webhooks/{id}': ['updateWebhook', '200', ['200', '400', '401', '403', '404', '406', '413', '415', '429']],
+      'delete /v1/webhooks/{id}': ['deleteWebhook', '204', ['204', '401', '404', '406', '429']],
+      'post /v1/webhooks/{id}/secrets': ['rotateWebhookSecret', '201', ['201', '400', '401', '404', '406', '429']],
+      'post /v1/webhooks/{id}/pings': ['pingWebhook', '201', ['201', '400', '401', '404', '406', '409', '429']],
+      'get /v1/webhooks/{id}/deliveries': ['listWebhookDeliveries', '200', ['200', '206', '400', '401', '404', '406', '416', '429']],
+      'get /v1/webhooks/{id}/deliveries/{did}': ['getWebhookDelivery', '200', ['200', '401', '404', '406', '429']],
+      'get /v1/webhooks/{id}/deliveries/{did}/attempts': ['listWebhookDeliveryAttempts', '200', ['200', '401', '404', '406', '429']],
+      'post /v1/webhooks/{id}/deliveries/{did}/attempts': ['retryWebhookDelivery', '201', ['201', '400', '401', '404', '406', '409', '429']],
+    };
+    const documented = Object.entries(doc.paths)
+      .filter(([path]) => path === '/v1/webhooks' || path.startsWith('/v1/webhooks/'))
+      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
+    assert.deepEqual(documented.sort(), Object.keys(expected).sort());
+    for (const [key, [operationId, success, codes]] of Object.entries(expected)) {
+      const [method, path] = key.split(' ') as [string, string];
+      const o = op(doc, path, method);
+      assert.equal(o.operationId, operationId, key);
+      assert.deepEqual(statuses(o), codes, key);
+      assert.deepEqual((o.tags as string[])[0], 'Webhooks');
+      // A token with a subject; no scope of its own.
+      assert.deepEqual(o.security, [{ oauth2: [] }, { bearerAuth: [] }], key);
+      // The server serves what the document says, and nothing documented is missing from it.
+      assert.ok(t.server.app.hasRoute({ method: method.toUpperCase() as 'GET', url: path.replace(/\{(\w+)\}/g, ':$1') }), `${key} is served`);
+      assert.ok(statuses(o).includes(success), key);
+    }
+    const list = op(doc, '/v1/webhooks', 'get');
+    assert.deepEqual(paramNames(doc, list), ['range', 'limit', 'offset']);
+    assert.deepEqual(responseHeaders(doc, list, '206'), ['Content-Range', 'Accept-Range', 'RateLimit', 'RateLimit-Policy']);
+    const create = op(doc, '/v1/webhooks', 'post');
+    assert.deepEqual(responseHeaders(doc, create, '201'), ['Location', 'RateLimit', 'RateLimit-Policy']);
+    assert.match(String(create.description), /`webhook-id`[\s\S]*`webhook-timestamp`[\s\S]*`webhook-signature`/);
+    const createBody = (create.requestBody as { content: Record<string, Obj> }).content;
+    assert.deepEqual(Object.keys(createBody), ['application/json']);
+    assert.deepEqual(createBody['application/json']?.schema, { $ref: '#/components/schemas/WebhookInput' });
+    assert.deepEqual(Object.keys((op(doc, '/v1/webhooks/{id}', 'patch').requestBody as { content: Obj }).content), ['application/merge-patch+json', 'application/json']);
+    assert.deepEqual(paramNames(doc, op(doc, '/v1/webhooks/{id}/deliveries/{did}/attempts', 'post'), 'path'), ['id', 'did']);
+    const schemas = doc.components.schemas as Record<string, { required?: string[]; properties?: Obj }>;
+    for (const name of ['Webhook', 'WebhookCreated', 'WebhookInput', 'WebhookPatch', 'WebhookSecret', 'WebhookDelivery', 'WebhookDeliveryDetail', 'WebhookAttempt', 'WebhookAttemptResult']) assert.ok(schemas[name], name);
+    const groups = (doc as unknown as { 'x-tagGroups': { name: string; tags: string[] }[] })['x-tagGroups'];
+    assert.deepEqual(groups.find((g) => g.name === 'Search and events')?.tags, ['Search', 'Events', 'Webhooks']);
+
+    // The examples are real, and the server's answers have the members the schemas require.
+    const example = createBody['application/json']?.example;
+    const created = await t.request('POST', '/v1/webhooks', { body: example });
+    assert.equal(created.status, 201, created.text);
+    const webhook = created.body as { id: string; secret: string } & Obj;
+    assert.equal(created.headers.get('location'), `${t.url}/v1/webhooks/${webhook.id}`);
+    assert.deepEqual(Object.keys(webhook).sort(), [...(schemas.Webhook?.required ?? []), 'secret'].sort());
+    assert.match(webhook.id, new RegExp(String((deref(doc, paramOf(doc, op(doc, '/v1/webhooks/{id}', 'get'), 'id')).schema as Obj).pattern)));
+    assert.match(webhook.secret, /^whsec_[A-Za-z0-9+/]+={0,2}$/);
+    const page = await t.request('GET', '/v1/webhooks?range=0-9');
+    assert.equal(page.status, 200);
+    const maxRange = ((list.parameters as unknown[]).map((p) => deref(doc, p)).find((p) => p.name === 'limit')?.schema as Obj).maximum;
+    assert.equal(page.headers.get('accept-range'), `webhook ${String(maxRange)}`);
+    assert.equal(page.headers.get('content-range'), '0-0/1');
+    const patchExample = ((op(doc, '/v1/webhooks/{id}', 'patch').requestBody as { content: Record<string, Obj> }).content['application/merge-patch+json'] as Obj).example;
+    const patched = await t.request('PATCH', `/v1/webhooks/${webhook.id}`, { raw: JSON.stringify(patchExample), headers: { 'content-type': 'application/merge-patch+json' } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual(Object.keys(patched.body as Obj).sort(), [...(schemas.Webhook?.required ?? [])].sort());
+    const rotated = await t.request('POST', `/v1/webhooks/${webhook.id}/secrets`);
+    assert.equal(rotated.status, 201);
+    assert.deepEqual(Object.keys(rotated.body as Obj).sort(), [...(schemas.WebhookSecret?.required ?? [])].sort());
+    const deliveries = await t.request('GET', `/v1/webhooks/${webhook.id}/deliveries`);
+    assert.equal(deliveries.status, 200);
+    assert.equal((await t.request('GET', `/v1/webhooks/${webhook.id}/deliveries/999999`)).status, 404);
+    assert.equal((await t.request('DELETE', `/v1/webhooks/${webhook.id}`)).status, 204);
+    assert.equal((await t.request('GET', `/v1/webhooks/${webhook.id}`)).status, 404);
   });
 
   it('security schemes: OAuth2 client credentials at /oauth/token with the rules\' scopes, bearer JWT (and API keys)', () => {

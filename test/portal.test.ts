@@ -129,6 +129,26 @@ describe('developer portal', () => {
       assert.equal(answer.errors, undefined, gql.body);
       assert.equal(answer.data?.restaurants.items.length, 5);
     }
+    // Webhooks: the registration example passes the address guard as pasted (no DNS, no private
+    // address); the id it answers replaces the example id in the other webhook examples.
+    const hook = await runCurl(curlOf(html, 'createWebhook'), env);
+    assert.equal(hook.status, 201, hook.body);
+    const registered = JSON.parse(hook.body) as { id: string; secret: string };
+    assert.match(registered.secret, /^whsec_/);
+    const exampleId = /\/v1\/webhooks\/(wh_[0-9a-f]{32})'$/.exec(curlOf(html, 'getWebhook'))?.[1];
+    assert.ok(exampleId, curlOf(html, 'getWebhook'));
+    const withId = (operationId: string) => curlOf(html, operationId).replace(exampleId, registered.id);
+    const hooks = await runCurl(curlOf(html, 'listWebhooks'), env);
+    assert.equal(hooks.status, 200, hooks.body);
+    assert.deepEqual((JSON.parse(hooks.body) as { id: string }[]).map((w) => w.id), [registered.id]);
+    assert.equal((await runCurl(withId('getWebhook'), env)).status, 200);
+    const changed = await runCurl(withId('updateWebhook'), env);
+    assert.equal(changed.status, 200, changed.body);
+    assert.equal((await runCurl(withId('rotateWebhookSecret'), env)).status, 201);
+    assert.equal((await runCurl(withId('listWebhookDeliveries'), env)).status, 200);
+    assert.equal((await runCurl(withId('getWebhookDelivery'), env)).status, 404);
+    assert.equal((await runCurl(withId('deleteWebhook'), env)).status, 204);
+    assert.equal((await runCurl(withId('getWebhook'), env)).status, 404);
     // Without the token, the same write is refused as documented.
     assert.equal((await runCurl(curlOf(html, 'createRestaurant'), { TOKEN: '' })).status, 401);
   });
@@ -181,7 +201,7 @@ describe('developer portal', () => {
     }
     assert.ok(ran.length > 90, `${ran.length} examples ran`);
     // Reads, creates and operations succeed as pasted (conflicts on unique or referenced rows are documented answers).
-    for (const expected of ['listRestaurants:206', 'createRestaurant:201', 'getRestaurant:200', 'updateOrder:200', 'calculatorSum:200', 'oauthToken:200', 'listEvents:206', 'graphqlGet:200']) {
+    for (const expected of ['listRestaurants:206', 'createRestaurant:201', 'getRestaurant:200', 'updateOrder:200', 'calculatorSum:200', 'oauthToken:200', 'listEvents:206', 'graphqlGet:200', 'listWebhooks:200', 'createWebhook:201', 'getWebhook:404']) {
       assert.ok(ran.includes(expected), `${expected} in ${ran.join(' ')}`);
     }
   });
