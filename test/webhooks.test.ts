@@ -290,6 +290,20 @@ describe('registration and delivery', () => {
       assert.equal((await t.get(`/v1/webhooks/${id}/deliveries/1`)).status, 404, id);
     }
   });
+  test('an unacceptable Accept is a 406 before anything changes: nothing registered, deleted or rotated', async () => {
+    const xml = { accept: 'application/xml' };
+    const before = await t.get('/v1/webhooks');
+    const created = await t.request('POST', '/v1/webhooks', { body: { url: receiver.url, events: ['orders.created'] }, headers: xml });
+    assert.equal(created.status, 406);
+    assert.equal((created.body as { error: string }).error, 'not_acceptable');
+    assert.equal((await t.get('/v1/webhooks')).headers.get('content-range'), before.headers.get('content-range'));
+    const hook = await register(t, { url: receiver.url, events: ['orders.created'] });
+    assert.equal((await t.request('POST', `/v1/webhooks/${hook.id}/secrets`, { headers: xml })).status, 406);
+    assert.equal(((await t.get(`/v1/webhooks/${hook.id}`)).body as WebhookBody).previousSecretExpiresAt, null);
+    assert.equal((await t.request('DELETE', `/v1/webhooks/${hook.id}`, { headers: xml })).status, 406);
+    assert.equal((await t.get(`/v1/webhooks/${hook.id}`)).status, 200);
+    assert.equal((await t.request('DELETE', `/v1/webhooks/${hook.id}`)).status, 204);
+  });
 });
 
 describe('access', () => {

@@ -25,8 +25,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export const WEBHOOKS_MAX_RANGE = 100;
 const MAX_RANGE = WEBHOOKS_MAX_RANGE;
 
-function sendJson(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  if (negotiate(request.headers.accept, ['application/json']) === null) throw errors.notAcceptable(['application/json']);
+/** Every answer here is JSON; `Accept` is checked in a hook before the handler changes anything. */
+function sendJson(_request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
   if (status === 204) return reply.code(204).send();
   return reply.code(status).type(JSON_TYPE).send(JSON.stringify(body));
 }
@@ -88,6 +88,11 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
     const carte = toHttpError(error, options.bodyLimit, request.headers['content-type']);
     if (carte.status >= 500) request.log.error({ err: carte.cause ?? error, requestId: request.id, url: pathOf(request) }, 'request failed');
     return sendError(request, reply, carte, baseUrlOf(request, options.publicUrl));
+  });
+
+  // A 406 must come before the change, not after it (a rotated secret nobody saw, a deleted endpoint).
+  app.addHook('preHandler', async (request) => {
+    if (request.method !== 'OPTIONS' && negotiate(request.headers.accept, ['application/json']) === null) throw errors.notAcceptable(['application/json']);
   });
 
   const allow = (url: string, methods: readonly string[]) => {
