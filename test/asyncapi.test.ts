@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Parser } from '@asyncapi/parser';
+import { Ajv } from 'ajv';
 import { startServer, type TestServer } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed JSON document, read by path in asserts
@@ -78,7 +79,14 @@ describe('AsyncAPI document', () => {
     assert.deepEqual(Object.keys(doc.channels.graphql.messages).sort(), ['gqlComplete', 'gqlConnectionAck', 'gqlConnectionInit', 'gqlError', 'gqlNext', 'gqlPing', 'gqlPong', 'gqlSubscribe']);
     const delivery = doc.components.messages.webhookDelivery;
     assert.deepEqual(delivery.headers.required, ['webhook-id', 'webhook-timestamp', 'webhook-signature']);
-    assert.equal(delivery.payload.$ref, '#/components/schemas/Event');
+    assert.deepEqual(delivery.payload.oneOf.map((s: Json) => s.$ref), ['#/components/schemas/Event', '#/components/schemas/WebhookPing', '#/components/schemas/WebhookDisabled']);
+    // The payloads webhook-service.ts sends for a ping and a disabled endpoint fit their schemas.
+    const ajv = new Ajv({ strict: false });
+    const ping = ajv.compile(doc.components.schemas.WebhookPing);
+    assert.ok(ping({ id: 'msg_1', type: 'webhooks.ping', occurredAt: '2026-01-15T12:00:00.000Z', data: { webhookId: 'wh_1' } }), ajv.errorsText(ping.errors));
+    assert.equal(ping({ id: 'msg_1', type: 'orders.created', occurredAt: '2026-01-15T12:00:00.000Z', data: { webhookId: 'wh_1' } }), false);
+    const disabled = ajv.compile(doc.components.schemas.WebhookDisabled);
+    assert.ok(disabled({ id: 'msg_2', type: 'webhooks.disabled', occurredAt: '2026-01-15T12:00:00.000Z', data: { webhook: { id: 'wh_1' }, reason: 'failing since …' } }), ajv.errorsText(disabled.errors));
     assert.equal(doc.operations.deliverWebhook.action, 'send');
   });
 });

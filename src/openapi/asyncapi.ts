@@ -262,8 +262,25 @@ export function buildAsyncApi(api: ApiModel): Json {
     summary: 'A POST to a registered URL for each matching event; 2xx = delivered, otherwise retried with exponential backoff (SPEC §7).',
     contentType: 'application/json',
     headers,
-    payload: schema('Event'),
+    payload: { oneOf: [schema('Event'), schema('WebhookPing'), schema('WebhookDisabled')] },
   };
+  // The two deliveries that are not a resource's event (webhook-service.ts).
+  const systemMessage = (type: string, data: Json, description: string): Json => ({
+    type: 'object',
+    description,
+    required: ['id', 'type', 'occurredAt', 'data'],
+    properties: { id: { type: 'string', description: 'The message id (`msg_…`), also in `webhook-id`.' }, type: { const: type }, occurredAt: { type: 'string', format: 'date-time' }, data },
+  });
+  schemas.WebhookPing = systemMessage(
+    'webhooks.ping',
+    { type: 'object', required: ['webhookId'], properties: { webhookId: { type: 'string' } } },
+    `\`POST ${prefix}/webhooks/{id}/pings\`: one signed attempt to test the receiver; never retried.`,
+  );
+  schemas.WebhookDisabled = systemMessage(
+    'webhooks.disabled',
+    { type: 'object', required: ['webhook', 'reason'], properties: { webhook: { type: 'object', description: 'The disabled endpoint as `GET /webhooks/{id}` shows it.' }, reason: { type: 'string' } } },
+    'Sent to the same owner\'s other endpoints that ask for `webhooks.disabled` when one of them is disabled after failing too long.',
+  );
 
   const channel = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, message(k)]));
   const op = (action: 'send' | 'receive', channelName: string, keys: string[], extra: Json = {}): Json => ({
