@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Auth } from './auth/auth.js';
-import cors from '@fastify/cors';
 import fastifyWebsocket from '@fastify/websocket';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { resolveConfig, type CarteConfig, type ConfigOverrides } from './config/config.js';
@@ -23,7 +22,7 @@ import { graphqlPlugin } from './protocols/graphql/plugin.js';
 import { installHttpGuard, redactUrl } from './protocols/http-guard.js';
 import { oauthPlugin } from './protocols/oauth/plugin.js';
 import { eventsRestPlugin } from './protocols/rest/events.js';
-import { corsOptions } from './protocols/rest/cors.js';
+import { installCors } from './protocols/rest/cors.js';
 import { restPlugin } from './protocols/rest/plugin.js';
 import { createRestRewriter } from './protocols/rest/rewrite.js';
 import { dispatchRpc } from './protocols/rpc/dispatch.js';
@@ -45,6 +44,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who is calling; anonymous unless a front end's authentication says otherwise. */
     principal: Principal;
+    /** The matched route's options, read once per request (Fastify builds a new object on every `request.routeOptions`). */
+    matched: FastifyRequest['routeOptions'] | null;
   }
 }
 
@@ -167,12 +168,15 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     rewriteUrl: createRestRewriter(model, config.jsonp),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest('principal', null as unknown as Principal);
-  app.addHook('onRequest', async (request, reply) => {
+  app.decorateRequest('matched', null);
+  app.addHook('onRequest', (request, reply, done) => {
     request.principal = ANONYMOUS;
+    request.matched = request.routeOptions;
     reply.header('X-Request-Id', request.id);
+    done();
   });
   // CORS first: a preflight is answered before authentication asks for credentials (SPEC §4.11).
-  await app.register(cors, corsOptions(config.cors));
+  installCors(app, config.cors);
   const routes: RouteInfo[] = [];
   let routeResources: Map<string, string | null> | null = null;
   // Authentication and rate limits for every front end, before any route runs.

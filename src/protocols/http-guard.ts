@@ -4,7 +4,7 @@
  * (`request.principal`), and the rate limits with their draft-ietf-httpapi-ratelimit-headers
  * fields (SPEC §8). Refusals go out in the error structure of SPEC §4.13.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Auth } from '../auth/auth.js';
 import type { Credentials } from '../auth/authenticate.js';
 import { hintsOf } from './rest/rewrite.js';
@@ -114,21 +114,38 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
   const limits = auth.limits;
   const refuse = (request: FastifyRequest, reply: FastifyReply, error: CarteError) => sendError(request, reply, error, baseUrlOf(request, config.publicUrl));
 
-  app.decorateRequest('faces', null as unknown as FaceUrls);
-  app.addHook('onRequest', async (request, reply) => {
+  // Read only by error bodies and discovery documents: built when asked, not on every request.
+  app.decorateRequest('faces', {
+    getter(this: FastifyRequest): FaceUrls {
+      return facesOf(this, config);
+    },
+  });
+
+  /** Rate limits, once the principal is known; then the route. */
+  const limit = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const state = limits.request(request.principal, request.ip, options.resourceOfRoute((request.matched ?? request.routeOptions).url));
+    if (state) {
+      for (const [name, value] of Object.entries(rateHeaders(state))) reply.header(name, value);
+      if (!state.allowed) return void refuse(request, reply, tooMany(state, 'requests'));
+    }
+    done();
+  };
+
+  // Callback-style: a request without credentials (most public reads) costs no promise here.
+  // A hook that answers does not call done.
+  app.addHook('onRequest', (request, reply, done) => {
     request.principal = ANONYMOUS;
-    request.faces = facesOf(request, config);
     // RFC 6797: only over a secure connection (Carte's own TLS, or a trusted proxy's).
     if (config.hsts && request.protocol === 'https') reply.header('Strict-Transport-Security', config.hsts);
     const path = pathOf(request);
     // SPEC §8 "Domains": with config.hosts, each face answers only on its own host.
-    const face = faceOf(path);
+    const face = config.hosts ? faceOf(path) : null;
     const host = face ? config.hosts?.[face] : undefined;
     if (face && host && !onHost(request, host)) {
       const name = { api: 'The API', oauth: 'The OAuth2 server', developer: 'The developer portal' }[face];
-      return refuse(request, reply, new CarteError('not_found', `There is nothing at ${request.method} ${path} on this host; ${name} is at ${request.faces[face]}`));
+      return void refuse(request, reply, new CarteError('not_found', `There is nothing at ${request.method} ${path} on this host; ${name} is at ${request.faces[face]}`));
     }
-    if (OPEN.has(path)) return;
+    if (OPEN.has(path)) return done();
     const ip = request.ip;
     const credentials = credentialsOf(request);
     const clientAuth = CLIENT_AUTH.has(path);
@@ -136,23 +153,21 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
     if (presents) {
       // Too many failed authentications from this address: stop checking secrets for it.
       const blocked = limits.failuresExhausted(ip);
-      if (blocked) return refuse(request, reply, tooMany(blocked, 'failed authentications from this address'));
+      if (blocked) return void refuse(request, reply, tooMany(blocked, 'failed authentications from this address'));
     }
-    if (!clientAuth && !path.startsWith('/oauth/') && !path.startsWith('/.well-known/')) {
-      try {
-        request.principal = await auth.authenticator.authenticate(credentials);
-      } catch (e) {
+    // Without credentials the caller is anonymous: nothing to look up.
+    if (!presents || clientAuth || path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return limit(request, reply, done);
+    auth.authenticator.authenticate(credentials).then(
+      (principal) => {
+        request.principal = principal;
+        limit(request, reply, done);
+      },
+      (e: unknown) => {
         const error = toCarteError(e);
         if (error.code === 'invalid_token') limits.recordFailure(ip);
         if (error.status >= 500) request.log.error({ err: e, requestId: request.id }, 'authentication failed');
-        return refuse(request, reply, error);
-      }
-    }
-    const state = limits.request(request.principal, ip, options.resourceOfRoute(request.routeOptions.url));
-    if (state) {
-      for (const [name, value] of Object.entries(rateHeaders(state))) reply.header(name, value);
-      if (!state.allowed) return refuse(request, reply, tooMany(state, 'requests'));
-    }
-    return undefined;
+        refuse(request, reply, error);
+      },
+    );
   });
 }

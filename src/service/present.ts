@@ -3,7 +3,7 @@
  * relations embedded in batches — one read per relation per level, whatever the page size
  * (SPEC §4.5: embedding never costs one query per row).
  */
-import { createHash } from 'node:crypto';
+import { hash, type BinaryLike } from 'node:crypto';
 import { pickNested } from '../query/parse-fields.js';
 import type { EmbedPage, FieldSelection } from '../query/types.js';
 import type { ApiModel, RelationModel, ResourceModel } from '../schema/types.js';
@@ -11,9 +11,14 @@ import type { Condition, Key, Row, StoreReader } from '../store/store.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderKeys } from './plan.js';
 import type { EmbeddedPage } from './types.js';
 
+/** A short digest of a text, for entity tags (SHA-1, base64url; one-shot `crypto.hash`, Node ≥ 20.12). */
+export function digestOf(text: BinaryLike): string {
+  return hash('sha1', text, 'base64url');
+}
+
 /** Strong ETag of a stored item: a digest of its stored values. */
 export function versionTag(row: Row): string {
-  return `"${createHash('sha1').update(JSON.stringify(row)).digest('base64url')}"`;
+  return `"${digestOf(JSON.stringify(row))}"`;
 }
 
 export function itemHref(baseUrl: string, prefix: string, resource: string, id: Key): string {

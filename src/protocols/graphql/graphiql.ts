@@ -3,7 +3,7 @@
  * builds shipped in the `graphiql`, `react` and `react-dom` npm packages, served from memory
  * under `/v1/graphql/assets/` — no CDN, so it works with the network cut off.
  */
-import { createHash } from 'node:crypto';
+import { digestOf } from '../../service/present.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -41,7 +41,7 @@ const BOOT = `// Starts GraphiQL against the endpoint named by the page.
 const cache = new Map<string, Asset>();
 
 function asset(body: Buffer, type: string): Asset {
-  return { body, type, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+  return { body, type, etag: `"${digestOf(body)}"` };
 }
 
 /** An asset by name, read once; undefined for anything not in the list (no path traversal). */

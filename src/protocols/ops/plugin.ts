@@ -68,9 +68,10 @@ export function installOps(app: FastifyInstance, options: OpsOptions): void {
   const { store, events, metrics, config } = options;
   const readyTimeout = options.readyTimeout ?? 2000;
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // The route's pattern keeps the label set small; requests no route matched share one label.
-    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    metrics.observeRequest(request.method, (request.matched ?? request.routeOptions).url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get('/health', async () => ({ status: 'ok' }));

@@ -81,38 +81,43 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
   app.addContentTypeParser(/^application\/vnd\.carte\.v\d+\+json$/, { parseAs: 'string', bodyLimit }, app.getDefaultJsonParser('error', 'error'));
 
   // Settled before routing (rewrite.ts): a bad version choice or JSONP callback is answered now.
-  app.addHook('onRequest', async (request) => {
+  // These hooks run on every request: callback-style, without a promise each.
+  app.addHook('onRequest', (request, _reply, done) => {
     const hints = hintsOf(request);
-    if (hints?.error) throw hints.error;
-    if (hints?.jsonp?.error) throw hints.jsonp.error;
+    done(hints?.error ?? hints?.jsonp?.error);
   });
 
-  app.addHook('preHandler', async (request) => {
-    const meta = routeMeta(request);
-    // SPEC §4.2: 406 before anything is done, not after a write.
-    if (meta) negotiateFormat(request, meta.produces);
-    // A JSONP write carries its fields as query parameters (SPEC §4.11).
-    const jsonp = hintsOf(request)?.jsonp;
-    if (jsonp && jsonp.method !== 'GET' && jsonp.method !== 'DELETE' && request.body === undefined) {
-      const form = new URLSearchParams();
-      for (const [k, v] of new URLSearchParams(rawQuery(request.url))) if (!JSONP_CONTROL.has(k)) form.append(k, v);
-      const resource = resourceOfUrl(service, request.url);
-      request.body = formToBody(resource, form, resource ? undefined : actionInputOfUrl(service, request.url));
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      const meta = routeMeta(request);
+      // SPEC §4.2: 406 before anything is done, not after a write.
+      if (meta) negotiateFormat(request, meta.produces);
+      // A JSONP write carries its fields as query parameters (SPEC §4.11).
+      const jsonp = hintsOf(request)?.jsonp;
+      if (jsonp && jsonp.method !== 'GET' && jsonp.method !== 'DELETE' && request.body === undefined) {
+        const form = new URLSearchParams();
+        for (const [k, v] of new URLSearchParams(rawQuery(request.url))) if (!JSONP_CONTROL.has(k)) form.append(k, v);
+        const resource = resourceOfUrl(service, request.url);
+        request.body = formToBody(resource, form, resource ? undefined : actionInputOfUrl(service, request.url));
+      }
+    } catch (e) {
+      return done(e as Error);
     }
+    done();
   });
 
   const previous = service.api.previous ? deprecationHeaders(service.api.previous) : null;
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const hints = hintsOf(request);
     const meta = routeMeta(request);
-    if (meta && meta.produces !== 'none') vary(reply, hints?.unversioned ? ['Accept', 'Api-Version'] : ['Accept']);
+    if (meta && meta.produces !== 'none') vary(reply, hints?.unversioned ? VARY_UNVERSIONED : VARY);
     // RFC 9745 / RFC 8594: the previous version says it is going away, on every answer.
     if (hints?.previous && previous) {
       reply.header('Deprecation', previous.deprecation);
       reply.header('Sunset', previous.sunset);
       if (previous.link) appendLink(reply, previous.link);
     }
-    if (!hints?.jsonp) return payload;
+    if (!hints?.jsonp) return done(null, payload);
     // JSONP: the script tag sees only HTTP 200; the status and headers travel in `meta`.
     const status = reply.statusCode;
     const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
@@ -123,7 +128,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     reply.removeHeader('ETag');
     reply.removeHeader('Last-Modified');
     reply.removeHeader('Content-Length');
-    return wrapped;
+    done(null, wrapped);
   });
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -144,12 +149,20 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
   await registerBlobRoutes(app, service, options, options.routes);
 }
 
+const VARY = ['Accept'] as const;
+const VARY_UNVERSIONED = ['Accept', 'Api-Version'] as const;
+
 /** Adds names to `Vary` without repeating one already there (CORS adds `Origin`). */
 function vary(reply: FastifyReply, names: readonly string[]): void {
-  const existing = String(reply.getHeader('Vary') ?? '');
-  const have = new Set(existing.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean));
+  const existing = reply.getHeader('Vary');
+  if (existing === undefined) {
+    reply.header('Vary', names.length === 1 ? (names[0] as string) : names.join(', '));
+    return;
+  }
+  const text = String(existing);
+  const have = new Set(text.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean));
   const add = names.filter((n) => !have.has(n.toLowerCase()));
-  if (add.length > 0) reply.header('Vary', existing ? `${existing}, ${add.join(', ')}` : add.join(', '));
+  if (add.length > 0) reply.header('Vary', text ? `${text}, ${add.join(', ')}` : add.join(', '));
 }
 
 /** The resource a form body is posted to (its fields' types coerce the values). */

@@ -5,7 +5,7 @@
  * seed 004's structure — as XML when XML was asked for — or as RFC 9457 problem documents
  * when the client prefers `application/problem+json`.
  */
-import { createHash } from 'node:crypto';
+import { digestOf } from '../../service/present.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_KINDS, errors, type CarteError } from '../../errors.js';
 import type { ApiModel, ResourceModel } from '../../schema/types.js';
@@ -37,7 +37,7 @@ declare module 'fastify' {
 }
 
 export function routeMeta(request: FastifyRequest): RouteMeta | undefined {
-  return request.routeOptions.config?.carte;
+  return (request.matched ?? request.routeOptions).config?.carte;
 }
 
 /** `http://host:port` of the request (or the configured public URL). */
@@ -66,7 +66,7 @@ export function listUrlOf(request: FastifyRequest, publicUrl?: string): string {
 }
 
 export function strongEtag(text: string): string {
-  return `"${createHash('sha1').update(text).digest('base64url')}"`;
+  return `"${digestOf(text)}"`;
 }
 
 /**
@@ -166,8 +166,8 @@ function variantOf(request: FastifyRequest, format: ResponseFormat): string {
   const hints = hintsOf(request);
   if (hints?.previous) parts.push(`v${hints.version}`);
   const q = request.url.indexOf('?');
-  const fields = q === -1 ? null : new URLSearchParams(request.url.slice(q + 1)).get('fields');
-  if (fields) parts.push(`f${createHash('sha1').update(fields).digest('base64url').slice(0, 8)}`);
+  const fields = q === -1 || !request.url.includes('fields=', q) ? null : new URLSearchParams(request.url.slice(q + 1)).get('fields');
+  if (fields) parts.push(`f${digestOf(fields).slice(0, 8)}`);
   return parts.join('.');
 }
 

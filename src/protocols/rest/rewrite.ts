@@ -32,6 +32,8 @@ export function hintsOf(request: FastifyRequest | IncomingMessage): RestHints | 
 }
 
 const VERSIONED = /^\/v(0|[1-9]\d{0,5})(?=\/|$)/;
+/** An Accept header that may name a version by media type (`application/vnd.carte.v2+json`). */
+const VENDOR_HINT = /vnd\.carte/i;
 
 export function createRestRewriter(api: ApiModel, jsonp: JsonpConfig): (req: IncomingMessage) => string {
   const current = api.version;
@@ -39,8 +41,26 @@ export function createRestRewriter(api: ApiModel, jsonp: JsonpConfig): (req: Inc
   // First path segments that are REST (resources, search, operations): only these are versioned by hints.
   const heads = new Set<string>(['search', ...api.resources.keys(), ...[...api.actions.values()].map((a) => a.path.split('/')[0] as string)]);
 
+  // The common case — a canonical `/v<current>/…` path that chooses no version any other way
+  // and is not JSONP — is settled without parsing anything: one shared hint.
+  const canonicalPrefix = `/v${current}`;
+  const canonical: RestHints = { version: current, previous: false, unversioned: false };
+  const isCanonical = (req: IncomingMessage, url: string): boolean => {
+    if (!url.startsWith(canonicalPrefix)) return false;
+    const next = url.charCodeAt(canonicalPrefix.length);
+    // `/v1`, `/v1/…`, `/v1?…` (not `/v10/…`)
+    if (!(Number.isNaN(next) || next === 0x2f || next === 0x3f)) return false;
+    if (req.headers['api-version'] !== undefined || url.includes('.jsonp') || url.includes('version=')) return false;
+    const accept = req.headers.accept;
+    return accept === undefined || !VENDOR_HINT.test(accept);
+  };
+
   return (req) => {
     const url = req.url ?? '/';
+    if (isCanonical(req, url)) {
+      hints.set(req, canonical);
+      return url;
+    }
     const q = url.indexOf('?');
     let path = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q);
