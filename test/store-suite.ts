@@ -4,6 +4,7 @@
  * `test/store-postgres.test.ts` run it; a new adapter runs it too.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { loadSchemaObject } from '../src/schema/load.js';
 import type { ApiModel, ApiSpec } from '../src/schema/types.js';
@@ -525,6 +526,44 @@ export function runStoreSuite(options: StoreSuiteOptions): void {
           } finally {
             await second.close();
           }
+        });
+      }
+
+      test('concurrent transactions: the one that fails is rolled back alone, the others commit', async () => {
+        const names = Array.from({ length: 20 }, (_, i) => `Batch ${i}`);
+        const results = await Promise.allSettled(
+          names.map((name, i) =>
+            store.transaction(async (tx) => {
+              const row = await tx.insert('owners', { name });
+              if (i === 7) throw new Error('boom');
+              return row.name;
+            }),
+          ),
+        );
+        assert.deepEqual(
+          results.map((r) => r.status),
+          names.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')),
+        );
+        assert.deepEqual(
+          results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+          names.filter((_, i) => i !== 7),
+        );
+        assert.equal(await store.count('owners', { kind: 'in', column: col('name'), values: names }), 19);
+        assert.equal(await store.count('owners', { kind: 'in', column: col('name'), values: ['Batch 7'] }), 0);
+      });
+
+      if (options.name === 'sqlite') {
+        test('group commit: transactions that arrive together share a COMMIT (one fsync)', async () => {
+          // tokens: no search index, so every insert is the same number of statements.
+          const insert = (label: string) => store.transaction((tx) => tx.insert('tokens', { id: randomUUID(), label }));
+          const before = store.stats.statements;
+          for (let i = 0; i < 20; i++) await insert(`Apart ${i}`);
+          const apart = store.stats.statements - before; // 20 × (BEGIN, the writes, COMMIT)
+          const start = store.stats.statements;
+          await Promise.all(Array.from({ length: 20 }, (_, i) => insert(`Group ${i}`)));
+          const together = store.stats.statements - start;
+          // The same writes; BEGIN and COMMIT once for the group instead of 20 times.
+          assert.equal(together, apart - 2 * 19, `${together} statements together, ${apart} apart`);
         });
       }
 

@@ -2,6 +2,11 @@
  * The SQLite adapter of the Store: one writer connection behind a queue (transactions run
  * one at a time, `BEGIN IMMEDIATE … COMMIT`, fsynced before they resolve) and one reader
  * connection that, in WAL mode, only ever sees committed data.
+ *
+ * Group commit: transactions that arrive while the writer is busy (most often: waiting for
+ * the previous commit's fsync) are run together, each in its own savepoint, under one
+ * `COMMIT` — one fsync for the group instead of one each. A transaction that fails is rolled
+ * back to its savepoint alone; none resolves before the commit that makes it durable.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -97,6 +102,16 @@ function kindOf(field: FieldModel): Kind {
   if (field.type === 'boolean') return 'bool';
   if (field.type === 'array' || field.type === 'object' || field.type === 'blob') return 'json';
   return 'plain';
+}
+
+/** At most this many transactions share one commit. */
+const GROUP_LIMIT = 64;
+
+/** A transaction waiting for its turn in a group commit. */
+interface GroupEntry {
+  readonly fn: (tx: StoreWriter) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** A promise queue: transactions on the writer connection run one after another. */
@@ -404,6 +419,11 @@ export class SqliteStore implements Store {
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
+  private readonly savepoint: Database.Statement;
+  private readonly release: Database.Statement;
+  private readonly rollbackToSavepoint: Database.Statement;
+  /** The group that has not started yet: new transactions join it. */
+  private forming: GroupEntry[] | null = null;
   private closed = false;
   readonly file: string;
   readonly auth: AuthStore;
@@ -429,6 +449,9 @@ export class SqliteStore implements Store {
     this.begin = this.writer.prepare('BEGIN IMMEDIATE');
     this.commit = this.writer.prepare('COMMIT');
     this.rollback = this.writer.prepare('ROLLBACK');
+    this.savepoint = this.writer.prepare('SAVEPOINT carte_tx');
+    this.release = this.writer.prepare('RELEASE carte_tx');
+    this.rollbackToSavepoint = this.writer.prepare('ROLLBACK TO carte_tx');
     this.auth = new SqliteAuthStore(this.writer, this.reader, (fn) =>
       this.queue.run(async () => {
         if (this.closed) throw new Error('the store is closed');
@@ -534,20 +557,69 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
-    return this.queue.run(async () => {
-      if (this.closed) throw new Error('the store is closed');
-      this.begin.run();
-      this.stats.statements++;
-      try {
-        const result = await fn(this.writeSession);
-        this.commit.run();
-        this.stats.statements++;
-        return result;
-      } catch (e) {
-        if (this.writer.inTransaction) this.rollback.run();
-        throw e;
+    return new Promise<T>((resolve, reject) => {
+      const entry: GroupEntry = { fn, resolve: resolve as (value: unknown) => void, reject };
+      if (this.forming && this.forming.length < GROUP_LIMIT) {
+        this.forming.push(entry);
+        return;
       }
+      const group = [entry];
+      this.forming = group;
+      void this.queue.run(async () => {
+        if (this.forming === group) this.forming = null;
+        await this.runGroup(group);
+      });
     });
+  }
+
+  /** One `BEGIN IMMEDIATE … COMMIT` for a group; a savepoint per transaction when there are several. */
+  private async runGroup(group: readonly GroupEntry[]): Promise<void> {
+    if (this.closed) {
+      for (const entry of group) entry.reject(new Error('the store is closed'));
+      return;
+    }
+    const several = group.length > 1;
+    /** Done, waiting for the commit. */
+    let done: { entry: GroupEntry; result: unknown }[] = [];
+    for (const entry of group) {
+      if (!this.writer.inTransaction) {
+        this.begin.run();
+        this.stats.statements++;
+      }
+      if (several) this.savepoint.run();
+      try {
+        const result = await entry.fn(this.writeSession);
+        if (several) this.release.run();
+        done.push({ entry, result });
+      } catch (e) {
+        if (this.writer.inTransaction) {
+          if (several) {
+            this.rollbackToSavepoint.run();
+            this.release.run();
+          } else this.rollback.run();
+        } else {
+          // SQLite ended the whole transaction itself (an I/O error, a full disk): the
+          // group's earlier work went with it, so those transactions fail too.
+          for (const d of done) d.entry.reject(e);
+          done = [];
+        }
+        entry.reject(e);
+      }
+    }
+    if (!this.writer.inTransaction) return;
+    if (done.length === 0) {
+      this.rollback.run();
+      return;
+    }
+    try {
+      this.commit.run();
+      this.stats.statements++;
+    } catch (e) {
+      if (this.writer.inTransaction) this.rollback.run();
+      for (const d of done) d.entry.reject(e);
+      return;
+    }
+    for (const d of done) d.entry.resolve(d.result);
   }
 
   get(resource: string, id: Key): Promise<Row | undefined> {
