@@ -566,6 +566,9 @@ export class SqliteStore implements Store {
       const group = [entry];
       this.forming = group;
       void this.queue.run(async () => {
+        // One turn of the event loop first: requests already received (the sockets read in
+        // this turn) reach their transactions and join the group.
+        await new Promise((resolve) => setImmediate(resolve));
         if (this.forming === group) this.forming = null;
         await this.runGroup(group);
       });
