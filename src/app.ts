@@ -224,7 +224,6 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
     onError: (err, what) => app.log.error({ err }, `webhooks: ${what} failed`),
     onDisabled: (webhook, reason) => app.log.warn({ webhook: webhook.id, url: webhook.url, reason }, 'webhooks: endpoint disabled'),
   });
-  // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions later).
   // One WebSocket server for every front end that upgrades (/v1/ws; GraphQL subscriptions at /v1/graphql).
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.events.maxMessageBytes },
