@@ -3,10 +3,10 @@
  * builds shipped in the `graphiql`, `react` and `react-dom` npm packages, served from memory
  * under `/v1/graphql/assets/` — no CDN, so it works with the network cut off.
  */
-import { digestOf } from '../../service/present.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { digestOf } from '../../service/present.js';
 
 const require = createRequire(import.meta.url);
 

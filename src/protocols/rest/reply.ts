@@ -5,11 +5,11 @@
  * seed 004's structure — as XML when XML was asked for — or as RFC 9457 problem documents
  * when the client prefers `application/problem+json`.
  */
-import { digestOf } from '../../service/present.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_KINDS, errors, type CarteError } from '../../errors.js';
 import type { ApiModel, ResourceModel } from '../../schema/types.js';
 import type { ItemLink } from '../../service/links.js';
+import { digestOf } from '../../service/present.js';
 import type { ItemResult, ListResult } from '../../service/types.js';
 import { CSV_TYPE, toCsv } from './formats/csv.js';
 import { collectionNames, PLAIN_NAMES, resourceNames, toXml, type XmlNames } from './formats/xml.js';
