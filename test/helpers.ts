@@ -5,6 +5,8 @@ import { newPgDatabase, testStoreKind, type TestDatabase } from './store-databas
 export interface Response {
   readonly status: number;
   readonly headers: Headers;
+  /** The body as received. */
+  readonly bytes: Buffer;
   readonly text: string;
   /** The body parsed as JSON (throws when it is not). */
   readonly body: unknown;
@@ -13,7 +15,8 @@ export interface Response {
 export interface RequestInit {
   headers?: Record<string, string>;
   body?: unknown;
-  raw?: string | Buffer;
+  /** A raw body: text, bytes, or a stream of chunks (sent chunked). */
+  raw?: string | Buffer | ReadableStream<Uint8Array>;
   /** Send no Authorization header (by default every request carries the server's full-scope token). */
   anonymous?: boolean;
   /** Send this bearer token instead of the full-scope one. */
@@ -33,11 +36,17 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface StartOptions extends ServerOptions {
+  /** Runs before the server listens (hooks can still be added). */
+  readonly beforeListen?: (server: CarteServer) => void;
+}
+
 /**
  * A server on a throw-away database: SQLite in memory, or with `CARTE_TEST_STORE=postgres`
  * a fresh PostgreSQL schema, dropped on close (unless the test names its own `db`).
  */
-export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+export async function startServer(startOptions: StartOptions = {}): Promise<TestServer> {
+  const { beforeListen, ...options } = startOptions;
   const database: TestDatabase | null = options.config?.db === undefined && testStoreKind() === 'postgres' ? newPgDatabase() : null;
   let server: CarteServer;
   try {
@@ -49,6 +58,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     await database?.drop();
     throw e;
   }
+  beforeListen?.(server);
   const url = await server.listen();
   const mintToken: TestServer['mintToken'] = async (subject, scopes, opts = {}) => {
     const signed = await server.auth.issueToken(
@@ -62,18 +72,25 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     const headers: Record<string, string> = { ...init.headers };
     const hasAuthorization = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
     if (!init.anonymous && !hasAuthorization) headers.authorization = `Bearer ${init.token ?? token}`;
-    let body: string | Buffer | undefined;
+    let body: string | Buffer | ReadableStream<Uint8Array> | undefined;
     if (init.raw !== undefined) body = init.raw;
     else if (init.body !== undefined) {
       body = JSON.stringify(init.body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     }
-    const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
+    const res = await fetch(url + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } : {}),
+    } as globalThis.RequestInit);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    // As Response.text(): UTF-8, a leading byte order mark dropped.
+    const text = new TextDecoder().decode(bytes);
     let parsed: unknown;
     return {
       status: res.status,
       headers: res.headers,
+      bytes,
       text,
       get body() {
         if (parsed === undefined) parsed = JSON.parse(text);

@@ -1,20 +1,13 @@
 /**
- * Helpers of the HTTP-semantics tests: a real Carte server on a free port (as
- * test/helpers.ts) that can also act for a test principal named by `x-test-subject`, and
- * one request function that returns bytes as well as text.
+ * Helpers of the HTTP-semantics tests: the server of test/helpers.ts, which can also act
+ * for a test principal named by `x-test-subject`, and a request function that takes a
+ * JSON body as `json` (the response carries its bytes as well as its text).
  */
-import { createServer, type CarteServer, type ServerOptions } from '../src/app.js';
+import type { CarteServer } from '../src/app.js';
 import type { Principal } from '../src/auth/principal.js';
-import { newPgDatabase, testStoreKind, type TestDatabase } from './store-databases.js';
+import { startServer, type Response, type StartOptions as ServerStartOptions } from './helpers.js';
 
-export interface HttpResponse {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly bytes: Buffer;
-  readonly text: string;
-  /** The body parsed as JSON (throws when it is not). */
-  readonly body: unknown;
-}
+export type HttpResponse = Response;
 
 export interface RequestInit {
   readonly headers?: Record<string, string>;
@@ -36,74 +29,38 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export interface StartOptions extends ServerOptions {
+export interface StartOptions extends ServerStartOptions {
   /** Requests with `x-test-subject: <s>` run as a token principal with subject s (scopes from `x-test-scopes`, none by default). */
   readonly principals?: boolean;
-  /** Runs before the server listens (hooks can still be added). */
-  readonly beforeListen?: (server: CarteServer) => void;
 }
 
 export async function startHttpServer(options: StartOptions = {}): Promise<HttpServer> {
   const { principals, beforeListen, ...serverOptions } = options;
-  // The same database choice as test/helpers.ts: SQLite in memory, or a fresh PostgreSQL schema.
-  const database: TestDatabase | null = serverOptions.config?.db === undefined && testStoreKind() === 'postgres' ? newPgDatabase() : null;
-  let server: CarteServer;
-  try {
-    server = await createServer({
-      ...serverOptions,
-      config: { db: database?.url ?? 'sqlite::memory:', port: 0, logLevel: 'silent', ...serverOptions.config },
-    });
-  } catch (e) {
-    await database?.drop();
-    throw e;
-  }
-  if (principals) {
-    server.app.addHook('onRequest', async (request) => {
-      const subject = request.headers['x-test-subject'];
-      const scopes = request.headers['x-test-scopes'];
-      if (typeof subject === 'string') request.principal = { subject, scopes: typeof scopes === 'string' ? scopes.split(' ') : [], kind: 'token' } satisfies Principal;
-    });
-  }
-  beforeListen?.(server);
-  const url = await server.listen();
-  const token = (await server.auth.issueToken({ clientId: 'test-client', subject: 'test', scopes: ['*'] }, server.auth.context(url))).token;
-  const request: HttpServer['request'] = async (method, path, init = {}) => {
-    const headers: Record<string, string> = { ...init.headers };
-    const named = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization' || h.toLowerCase() === 'x-test-subject');
-    if (!init.anonymous && !named) headers.authorization = `Bearer ${token}`;
-    let body: string | Buffer | ReadableStream<Uint8Array> | undefined = init.raw;
-    if (init.json !== undefined) {
-      body = JSON.stringify(init.json);
-      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    }
-    const res = await fetch(url + path, {
-      method,
-      headers,
-      ...(body !== undefined ? { body, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } : {}),
-    } as globalThis.RequestInit);
-    const bytes = Buffer.from(await res.arrayBuffer());
-    const text = bytes.toString('utf8');
-    let parsed: unknown;
-    return {
-      status: res.status,
-      headers: res.headers,
-      bytes,
-      text,
-      get body() {
-        if (parsed === undefined) parsed = JSON.parse(text);
-        return parsed;
-      },
-    };
-  };
-  return {
-    server,
-    url,
-    token,
-    request,
-    close: async () => {
-      await server.close();
-      await database?.drop();
+  const started = await startServer({
+    ...serverOptions,
+    beforeListen: (server) => {
+      if (principals) {
+        server.app.addHook('onRequest', async (request) => {
+          const subject = request.headers['x-test-subject'];
+          const scopes = request.headers['x-test-scopes'];
+          if (typeof subject === 'string') request.principal = { subject, scopes: typeof scopes === 'string' ? scopes.split(' ') : [], kind: 'token' } satisfies Principal;
+        });
+      }
+      beforeListen?.(server);
     },
+  });
+  return {
+    server: started.server,
+    url: started.url,
+    token: started.token,
+    // A request that names its principal (`x-test-subject`) carries no token.
+    request: (method, path, init = {}) =>
+      started.request(method, path, {
+        ...(init.headers ? { headers: init.headers } : {}),
+        ...(init.json !== undefined ? { body: init.json } : init.raw !== undefined ? { raw: init.raw } : {}),
+        anonymous: init.anonymous === true || Object.keys(init.headers ?? {}).some((h) => h.toLowerCase() === 'x-test-subject'),
+      }),
+    close: started.close,
   };
 }
 

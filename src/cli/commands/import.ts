@@ -8,8 +8,8 @@ import type { FieldError } from '../../errors.js';
 import { ImportItemError } from '../../service/resource-service.js';
 import { openService, type OpenedService } from '../open-service.js';
 import { paint, UsageError, type Command } from '../output.js';
-import { progressBar } from '../progress.js';
-import { formatOf, MalformedFileError, openRecords, type RecordSource } from '../records.js';
+import { progressBar, type Progress } from '../progress.js';
+import { formatOf, MalformedFileError, openRecords, type DataRecord, type RecordSource } from '../records.js';
 import { schemaFileOf } from '../schema-file.js';
 
 const USAGE = `carte import RESOURCE FILE [--schema FILE] [--db URL] [--format json|ndjson|csv]
@@ -130,28 +130,47 @@ function messagesOf(problems: readonly FieldError[], fallback: string): string[]
   return problems.length > 0 ? problems.map((p) => `${p.error_description}${p.field ? ` (${p.field}: ${p.error})` : ''}`) : [fallback];
 }
 
+/**
+ * The loop of both passes: every record of the source in order, the progress bar advanced,
+ * and a record the file could not give added to `rejected`. The others go to `onValid`;
+ * its first answer other than `undefined` stops the reading and is returned.
+ */
+async function eachRecord<T>(
+  source: RecordSource,
+  bar: Progress,
+  rejected: Rejected[],
+  onValid: (record: Exclude<DataRecord, { readonly error: string }>) => T | undefined | Promise<T | undefined>,
+): Promise<T | undefined> {
+  let rows = 0;
+  for await (const record of source.records()) {
+    rows += 1;
+    const p = source.progress();
+    bar.update(p.done, p.total, rows);
+    if ('error' in record) {
+      rejected.push({ line: record.line, messages: [record.error] });
+      continue;
+    }
+    const answer = await onValid(record);
+    if (answer !== undefined) return answer;
+  }
+  return undefined;
+}
+
 /** The first pass: every item parsed and validated, nothing written. */
 async function checkAll(opened: OpenedService, resourceName: string, source: RecordSource): Promise<Rejected[]> {
   const rejected: Rejected[] = [];
   const ids = new Set<string>();
   const bar = progressBar('checking ');
-  let rows = 0;
   try {
-    for await (const record of source.records()) {
-      rows += 1;
-      const p = source.progress();
-      bar.update(p.done, p.total, rows);
-      if ('error' in record) {
-        rejected.push({ line: record.line, messages: [record.error] });
-        continue;
-      }
+    await eachRecord(source, bar, rejected, (record) => {
       const { id, problems } = opened.service.checkImportItem(resourceName, record.value);
       if (problems.length > 0) rejected.push({ line: record.line, messages: messagesOf(problems, 'invalid item') });
       else if (id !== null) {
         if (ids.has(String(id))) rejected.push({ line: record.line, messages: [`The id ${String(id)} appears twice in the file (id: duplicate)`] });
         ids.add(String(id));
       }
-    }
+      return undefined;
+    });
   } finally {
     bar.end();
   }
@@ -169,7 +188,6 @@ async function load(
   let imported = 0;
   let batch: { line: number; value: unknown }[] = [];
   const bar = progressBar('importing');
-  let rows = 0;
   // Returns the refused item when the import must stop.
   const flush = async (): Promise<Rejected | null> => {
     while (batch.length > 0) {
@@ -189,28 +207,20 @@ async function load(
     return null;
   };
   try {
-    for await (const record of source.records()) {
-      rows += 1;
-      const p = source.progress();
-      bar.update(p.done, p.total, rows);
-      if ('error' in record) {
-        rejected.push({ line: record.line, messages: [record.error] });
-        continue;
-      }
+    const stopped = await eachRecord(source, bar, rejected, async (record) => {
       if (options.skipInvalid) {
         // Items that cannot pass are set aside before the batch, so that a batch rarely runs twice.
         const { problems } = opened.service.checkImportItem(resourceName, record.value);
         if (problems.length > 0) {
           rejected.push({ line: record.line, messages: messagesOf(problems, 'invalid item') });
-          continue;
+          return undefined;
         }
       }
       batch.push({ line: record.line, value: record.value });
-      if (options.batchSize > 0 && batch.length >= options.batchSize) {
-        const failed = await flush();
-        if (failed) return { imported, rejected, failed };
-      }
-    }
+      if (options.batchSize > 0 && batch.length >= options.batchSize) return (await flush()) ?? undefined;
+      return undefined;
+    });
+    if (stopped) return { imported, rejected, failed: stopped };
     const failed = await flush();
     return { imported, rejected, failed };
   } finally {
