@@ -30,6 +30,7 @@ function load(port: number, method: string, pathTemplate: string, requests: numb
       env: { ...process.env, BENCH_METHOD: method, BENCH_PATH: pathTemplate, BENCH_BODY: body, BENCH_IDS: String(ROWS) },
       encoding: 'utf8',
     });
+    if (r.error || r.status !== 0) throw new Error(`wrk failed (${r.error?.message ?? r.stderr}); install it: apt-get install -y wrk`);
     done += Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
   }
   return done;
@@ -57,14 +58,18 @@ async function main(): Promise<void> {
   const child = spawn('node', ['bin/carte.js', 'serve', schema, '--db', file, '--port', String(port), '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('Carte serving') && resolve()));
   const pid = child.pid as number;
-  const lines = [`# Memory: Carte on ${ROWS.toLocaleString('en')} restaurants`, '', `${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${os.cpus().length} cores`, '', '| after | RSS |', '| --- | ---: |'];
-  lines.push(`| start (1 request) | ${(await fetch(`http://127.0.0.1:${port}/v1/restaurants/1`), rss(pid)).toFixed(0)} MB |`);
+  const lines = [`# Memory: Carte on ${ROWS.toLocaleString('en')} restaurants`, '', `${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${os.cpus().length} cores`, '', '| after | RSS | change |', '| --- | ---: | ---: |'];
+  await fetch(`http://127.0.0.1:${port}/v1/restaurants/1`);
+  let previous = rss(pid);
+  lines.push(`| start (1 request) | ${previous.toFixed(0)} MB | |`);
   let served = 0;
   for (let batch = 1; batch <= Number(values.batches); batch++) {
     served += load(port, 'GET', '/v1/restaurants/{id}', 40_000);
     served += load(port, 'GET', '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24', 40_000);
     served += load(port, 'POST', '/v1/restaurants', 20_000, JSON.stringify(NEW_RESTAURANT));
-    lines.push(`| ${served.toLocaleString('en')} requests | ${rss(pid).toFixed(0)} MB |`);
+    const now = rss(pid);
+    lines.push(`| ${served.toLocaleString('en')} requests | ${now.toFixed(0)} MB | ${now >= previous ? '+' : '−'}${Math.abs(now - previous).toFixed(0)} MB |`);
+    previous = now;
   }
   child.kill('SIGTERM');
   const text = `${lines.join('\n')}\n`;

@@ -38,8 +38,13 @@ const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const CONNECTIONS = Number(values.connections);
 
-type SystemName = 'carte' | 'baseline' | 'json-server-0.17' | 'json-server-1';
-const SYSTEMS: SystemName[] = ['carte', 'baseline', 'json-server-0.17', 'json-server-1'];
+/**
+ * `baseline-rep` is the same hand-written server answering with Carte's representation
+ * (hypermedia links, request id, CORS, `Vary`): Carte / baseline-rep is what Carte's own
+ * machinery costs, apart from what its answers carry.
+ */
+type SystemName = 'carte' | 'baseline' | 'baseline-rep' | 'json-server-0.17' | 'json-server-1';
+const SYSTEMS: SystemName[] = ['carte', 'baseline', 'baseline-rep', 'json-server-0.17', 'json-server-1'];
 
 interface Scenario {
   readonly name: string;
@@ -56,7 +61,7 @@ const SCENARIOS: Scenario[] = [
     name: 'get-item',
     title: 'GET one item',
     method: 'GET',
-    paths: { carte: '/v1/restaurants/{id}', baseline: '/v1/restaurants/{id}', 'json-server-0.17': '/restaurants/{id}', 'json-server-1': '/restaurants/{id}' },
+    paths: { carte: '/v1/restaurants/{id}', baseline: '/v1/restaurants/{id}', 'baseline-rep': '/v1/restaurants/{id}', 'json-server-0.17': '/restaurants/{id}', 'json-server-1': '/restaurants/{id}' },
   },
   {
     name: 'get-list',
@@ -65,6 +70,7 @@ const SCENARIOS: Scenario[] = [
     paths: {
       carte: '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24',
       baseline: '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24',
+      'baseline-rep': '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24',
       'json-server-0.17': '/restaurants?type=chinese&_sort=rating&_order=desc&_start=0&_end=25',
       'json-server-1': '/restaurants?type=chinese&_sort=-rating&_page=1&_per_page=25',
     },
@@ -73,7 +79,7 @@ const SCENARIOS: Scenario[] = [
     name: 'get-fields',
     title: 'GET one item with fields=name,rating',
     method: 'GET',
-    paths: { carte: '/v1/restaurants/{id}?fields=name,rating', baseline: '/v1/restaurants/{id}?fields=name,rating', 'json-server-0.17': null, 'json-server-1': null },
+    paths: { carte: '/v1/restaurants/{id}?fields=name,rating', baseline: '/v1/restaurants/{id}?fields=name,rating', 'baseline-rep': '/v1/restaurants/{id}?fields=name,rating', 'json-server-0.17': null, 'json-server-1': null },
   },
   {
     name: 'search',
@@ -82,6 +88,7 @@ const SCENARIOS: Scenario[] = [
     paths: {
       carte: '/v1/restaurants/search?name=*napoli*&range=0-24',
       baseline: '/v1/restaurants/search?name=*napoli*',
+      'baseline-rep': null,
       'json-server-0.17': '/restaurants?name_like=napoli&_start=0&_end=25',
       'json-server-1': null,
     },
@@ -91,14 +98,14 @@ const SCENARIOS: Scenario[] = [
     title: 'POST one item',
     method: 'POST',
     body: NEW,
-    paths: { carte: '/v1/restaurants', baseline: '/v1/restaurants', 'json-server-0.17': '/restaurants', 'json-server-1': '/restaurants' },
+    paths: { carte: '/v1/restaurants', baseline: '/v1/restaurants', 'baseline-rep': '/v1/restaurants', 'json-server-0.17': '/restaurants', 'json-server-1': '/restaurants' },
   },
   {
     name: 'patch',
     title: 'PATCH one item',
     method: 'PATCH',
     body: '{"rating":{n}}',
-    paths: { carte: '/v1/restaurants/{id}', baseline: '/v1/restaurants/{id}', 'json-server-0.17': '/restaurants/{id}', 'json-server-1': '/restaurants/{id}' },
+    paths: { carte: '/v1/restaurants/{id}', baseline: '/v1/restaurants/{id}', 'baseline-rep': '/v1/restaurants/{id}', 'json-server-0.17': '/restaurants/{id}', 'json-server-1': '/restaurants/{id}' },
   },
 ];
 
@@ -170,6 +177,9 @@ async function start(name: SystemName, port: number, dir: string): Promise<Runni
       break;
     case 'baseline':
       child = spawn('node', ['--import', 'tsx', path.join(benchDir, 'baseline', 'server.ts'), '--db', path.join(dir, 'baseline.db'), '--port', String(port), '--load', String(ROWS)], opts);
+      break;
+    case 'baseline-rep':
+      child = spawn('node', ['--import', 'tsx', path.join(benchDir, 'baseline', 'server.ts'), '--db', path.join(dir, 'baseline-rep.db'), '--port', String(port), '--load', String(ROWS), '--representation', 'carte'], opts);
       break;
     case 'json-server-0.17':
       child = spawn('node', [path.join(benchDir, 'node_modules/json-server-0.17/lib/cli/bin.js'), path.join(dir, 'db017.json'), '--port', String(port), '--quiet'], opts);
@@ -298,8 +308,8 @@ function writeReport(systems: SystemName[], scenarios: Scenario[], results: Map<
       `${ROWS.toLocaleString('en')} restaurants in SQLite files (WAL, synchronous=FULL) / db.json · wrk, ${CONNECTIONS} connections, ` +
       `${WARMUP} s warm-up then idle, ${DURATION} s measured, ${ROUNDS} rounds alternating systems (median of rounds).`,
     '',
-    `| scenario | ${systems.map((s) => `${s} req/s (p50 / p99 ms)`).join(' | ')} | Carte / baseline | Carte / json-server 0.17 | Carte / json-server 1 |`,
-    `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`,
+    `| scenario | ${systems.map((s) => `${s} req/s (p50 / p99 ms)`).join(' | ')} | Carte / baseline | Carte / baseline-rep | Carte / json-server 0.17 | Carte / json-server 1 |`,
+    `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
   ];
   for (const scenario of scenarios) {
     const cells = systems.map((s) => {
@@ -311,9 +321,10 @@ function writeReport(systems: SystemName[], scenarios: Scenario[], results: Map<
       const o = agg(`${scenario.name}/${other}`);
       return carte && o ? `${(carte.rps / o.rps).toFixed(2)}×` : 'n/a';
     };
-    lines.push(`| ${scenario.title} | ${cells.join(' | ')} | ${ratio('baseline')} | ${ratio('json-server-0.17')} | ${ratio('json-server-1')} |`);
+    lines.push(`| ${scenario.title} | ${cells.join(' | ')} | ${ratio('baseline')} | ${ratio('baseline-rep')} | ${ratio('json-server-0.17')} | ${ratio('json-server-1')} |`);
   }
   lines.push('', `RSS at the end: ${Object.entries(rss).map(([k, v]) => `${k} ${(v / 1024 / 1024).toFixed(0)} MB`).join(', ')}.`);
+  lines.push('', "baseline-rep: the baseline answering with Carte's representation (links, request id, CORS, Vary); Carte / baseline-rep is the cost of Carte's machinery alone.");
   lines.push('', 'Targets: Carte ≥ 0.9× the baseline for GET item, GET list and POST; ≥ 10× json-server for GET list and POST.');
   const text = `${lines.join('\n')}\n`;
   mkdirSync(path.dirname(values.out as string), { recursive: true });

@@ -5,16 +5,23 @@
  * same table, indexes and trigram search index, the same observable contract (status, body,
  * Content-Range/Accept-Range/Link on lists, Location, strong ETags).
  * JSON is serialized once per response (the text gives both the body and its ETag).
- * Usage: node --import tsx bench/baseline/server.ts --db FILE --port N [--load N]
+ *
+ * With `--representation carte` it answers with Carte's representation, byte for byte in
+ * shape: the item's hypermedia links (the `Link` header and `links` in the body), `self`
+ * links on list items, the `next-cursor` page link, `X-Request-Id`, the CORS headers and
+ * `Vary`. It then measures what that representation costs on this stack, apart from
+ * Carte's own machinery.
+ * Usage: node --import tsx bench/baseline/server.ts --db FILE --port N [--load N] [--representation bare|carte]
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyReply } from 'fastify';
 import { restaurants } from '../data.js';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, port: { type: 'string' }, load: { type: 'string' } } });
+const { values } = parseArgs({ options: { db: { type: 'string' }, port: { type: 'string' }, load: { type: 'string' }, representation: { type: 'string', default: 'bare' } } });
+const CARTE = values.representation === 'carte';
 const db = new Database(values.db ?? 'baseline.db');
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
@@ -84,8 +91,33 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** Serializes once: the same text gives the body and its ETag. */
 const sendJson = (reply: FastifyReply, status: number, body: unknown) => {
   const text = JSON.stringify(body);
+  if (CARTE) reply.headers(carteHeaders(reply.request.headers['x-request-id']));
   return reply.code(status).header('ETag', etag(text)).header('content-type', JSON_TYPE).send(text);
 };
+
+// ---- Carte's representation (--representation carte) ----
+const EXPOSE = 'Content-Range, Accept-Range, Accept-Ranges, Link, Location, ETag, Last-Modified, Preference-Applied, Idempotent-Replayed, Deprecation, Sunset, X-Request-Id, RateLimit, RateLimit-Policy, Retry-After';
+const carteHeaders = (given: string | string[] | undefined) => ({
+  'X-Request-Id': typeof given === 'string' ? given : randomUUID(),
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': EXPOSE,
+  Vary: 'Accept',
+});
+const ACTIONS = [
+  ['GET', ['application/json', 'application/xml']],
+  ['PUT', ['application/json', 'application/xml', 'application/x-www-form-urlencoded']],
+  ['PATCH', ['application/merge-patch+json', 'application/json', 'application/xml']],
+  ['DELETE', []],
+] as const;
+const itemUrl = (host: string, id: number) => `http://${host}/v1/restaurants/${id}`;
+/** An item with its links, and the `Link` header that lists them. */
+const withItemLinks = (reply: FastifyReply, item: { id: number }) => {
+  const href = itemUrl(reply.request.host, item.id);
+  reply.header('Link', ACTIONS.map(([method]) => `<${href}>; rel="self"; method="${method}"`).join(', '));
+  return { ...item, links: ACTIONS.map(([action, types]) => ({ rel: 'self', href, action, types })) };
+};
+const selfLink = (host: string, id: number) => [{ rel: 'self', href: itemUrl(host, id), action: 'GET', types: ACTIONS[0][1] }];
+const cursorOf = (row: Row) => Buffer.from(JSON.stringify(['mmDr8eNY', row.rating, row.id])).toString('base64url');
 
 app.get('/v1/restaurants/:id', async (request, reply) => {
   const row = byId.get(Number((request.params as { id: string }).id)) as Row | undefined;
@@ -96,20 +128,23 @@ app.get('/v1/restaurants/:id', async (request, reply) => {
     const keep = new Set(['id', ...fields.split(',')]);
     return sendJson(reply, 200, Object.fromEntries(Object.entries(item).filter(([k]) => keep.has(k))));
   }
-  return sendJson(reply, 200, item);
+  return sendJson(reply, 200, CARTE ? withItemLinks(reply, item) : item);
 });
 
 app.get('/v1/restaurants', async (request, reply) => {
   const q = request.query as { type?: string; range?: string };
   const [first, last] = (q.range ?? '0-24').split('-').map(Number) as [number, number];
   const limit = last - first + 1;
-  const items = (listByType.all(q.type, limit, first) as Row[]).map(decode);
+  const rows = listByType.all(q.type, limit, first) as Row[];
+  const items = rows.map(decode);
   const total = (countByType.get(q.type) as { n: number }).n;
-  const base = `http://${request.host}/v1/restaurants?type=${q.type}&sort=rating&desc`;
+  const base = `http://${request.host}/v1/restaurants?type=${q.type}&sort=rating&desc${CARTE ? '=' : ''}`;
   reply.header('Content-Range', `${first}-${first + items.length - 1}/${total}`);
   reply.header('Accept-Range', 'restaurant 50');
-  reply.header('Link', `<${base}&range=0-${limit - 1}>; rel="first", <${base}&range=${last + 1}-${last + limit}>; rel="next", <${base}&range=${total - limit}-${total - 1}>; rel="last"`);
-  return sendJson(reply, items.length < total ? 206 : 200, items);
+  const lastRow = rows[rows.length - 1];
+  const cursor = CARTE && lastRow ? `, <${base}&after=${cursorOf(lastRow)}&limit=${limit}>; rel="next-cursor"` : '';
+  reply.header('Link', `<${base}&range=0-${limit - 1}>; rel="first", <${base}&range=${last + 1}-${last + limit}>; rel="next", <${base}&range=${total - limit}-${total - 1}>; rel="last"${cursor}`);
+  return sendJson(reply, items.length < total ? 206 : 200, CARTE ? items.map((item) => ({ ...item, links: selfLink(request.host, item.id) })) : items);
 });
 
 app.get('/v1/restaurants/search', async (request, reply) => {
@@ -129,7 +164,7 @@ app.post('/v1/restaurants', { schema: { body: bodySchema } }, async (request, re
     return r;
   })();
   reply.header('Location', `http://${request.host}/v1/restaurants/${row.id}`);
-  return sendJson(reply, 201, decode(row));
+  return sendJson(reply, 201, CARTE ? withItemLinks(reply, decode(row)) : decode(row));
 });
 
 app.patch('/v1/restaurants/:id', async (request, reply) => {
@@ -146,7 +181,7 @@ app.patch('/v1/restaurants/:id', async (request, reply) => {
     return r;
   })();
   if (!row) return reply.code(404).send({ error: 'not_found' });
-  return sendJson(reply, 200, decode(row));
+  return sendJson(reply, 200, CARTE ? withItemLinks(reply, decode(row)) : decode(row));
 });
 
 await app.listen({ port: Number(values.port ?? 3100), host: '127.0.0.1' });
