@@ -12,33 +12,28 @@ import type { CarteEvent } from '../src/events/types.js';
 import type { ApiSpec, JsonObject } from '../src/schema/types.js';
 import { connectWs, openSse, type WsClient } from './events-helpers.js';
 import { startServer, type Response, type TestServer } from './helpers.js';
+import { ownerResources, seedOwnerRows } from './owner-fixture.js';
+
+const owned = ownerResources({
+  references: { folderId: { type: 'integer', references: 'folders' } },
+  fields: {
+    attachment: { type: 'blob', mediaTypes: ['text/plain'], maxBytes: 10_000 },
+    updatedAt: { type: 'string', format: 'date-time', readOnly: true },
+  },
+  actions: { pin: { access: 'authenticated', handler: (_input, context) => ({ pinned: (context.item as JsonObject | undefined)?.title ?? null }) } },
+});
 
 const schema: ApiSpec = {
   api: { name: 'Vault' },
   resources: {
-    boards: { access: { read: 'public', write: 'scope' }, fields: { name: { type: 'string', search: true } } },
-    notes: {
-      access: 'owner:ownerId',
-      required: ['title'],
-      fields: {
-        ownerId: { type: 'string' },
-        boardId: { type: 'integer', references: 'boards' },
-        folderId: { type: 'integer', references: 'folders' },
-        title: { type: 'string', search: true },
-        attachment: { type: 'blob', mediaTypes: ['text/plain'], maxBytes: 10_000 },
-        updatedAt: { type: 'string', format: 'date-time', readOnly: true },
-      },
-      actions: { pin: { access: 'authenticated', handler: (_input, context) => ({ pinned: (context.item as JsonObject | undefined)?.title ?? null }) } },
-    },
+    boards: owned.boards,
+    notes: owned.notes,
     folders: { access: { read: 'public', write: 'owner:ownerId' }, fields: { ownerId: { type: 'string' }, name: { type: 'string' } } },
     pages: {
       access: 'owner:ownerId',
       fields: { ownerId: { type: 'string' }, folderId: { type: 'integer', references: 'folders', onDelete: 'cascade' }, text: { type: 'string' } },
     },
-    comments: {
-      access: { read: 'public', write: 'authenticated' },
-      fields: { noteId: { type: 'integer', references: 'notes', onDelete: 'cascade' }, text: { type: 'string' } },
-    },
+    comments: owned.comments,
   },
   previousVersion: { version: 0, deprecation: '2025-01-01T00:00:00Z', sunset: '2099-01-01T00:00:00Z', resources: { notes: { omit: ['updatedAt'] } } },
 };
@@ -58,17 +53,10 @@ const ids = (res: Response): number[] => (res.body as { id: number }[]).map((i) 
 
 before(async () => {
   t = await startServer({ schema });
-  alice = await t.mintToken('alice', []);
-  bob = await t.mintToken('bob', []);
-  board = ((await t.post('/v1/boards', { name: 'Kitchen' })).body as { id: number }).id;
+  ({ alice, bob, board, aliceNote, bobNote, comment } = await seedOwnerRows(t, 'alice zanzibar secret', 'see you'));
   firstEvent = ((await t.get('/v1/events?resource=boards')).body as CarteEvent[])[0]?.id as string;
-  const a = await as(alice, 'POST', '/v1/notes', { body: { title: 'alice zanzibar secret', boardId: board } });
-  assert.equal(a.status, 201, a.text);
-  aliceNote = (a.body as { id: number }).id;
   const upload = await as(alice, 'PUT', `/v1/notes/${aliceNote}/attachment`, { raw: 'the combination is 1234', headers: { 'content-type': 'text/plain' } });
   assert.equal(upload.status, 204, upload.text);
-  bobNote = ((await as(bob, 'POST', '/v1/notes', { body: { title: 'bob grocery list', boardId: board } })).body as { id: number }).id;
-  comment = ((await as(alice, 'POST', '/v1/comments', { body: { noteId: aliceNote, text: 'see you' } })).body as { id: number }).id;
 });
 after(() => t.close());
 

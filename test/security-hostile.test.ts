@@ -13,24 +13,12 @@ import { CarteError } from '../src/errors.js';
 import type { ApiSpec } from '../src/schema/types.js';
 import type { CallContext } from '../src/service/types.js';
 import { startServer, type Response, type TestServer } from './helpers.js';
+import { ownerResources, seedOwnerRows } from './owner-fixture.js';
 
 const schema: ApiSpec = {
   api: { name: 'Notebook' },
   resources: {
-    boards: { access: { read: 'public', write: 'scope' }, fields: { name: { type: 'string', search: true } } },
-    notes: {
-      access: 'owner:ownerId',
-      required: ['title'],
-      fields: {
-        ownerId: { type: 'string' },
-        boardId: { type: 'integer', references: 'boards' },
-        title: { type: 'string', search: true },
-      },
-    },
-    comments: {
-      access: { read: 'public', write: 'authenticated' },
-      fields: { noteId: { type: 'integer', references: 'notes', onDelete: 'cascade' }, text: { type: 'string' } },
-    },
+    ...ownerResources(),
     posts: { access: { read: 'public', write: 'owner:authorId' }, fields: { authorId: { type: 'string' }, title: { type: 'string' } } },
     memos: { access: { read: 'authenticated', create: 'scope:memos:admin', update: 'authenticated', delete: 'none' }, fields: { text: { type: 'string' } } },
   },
@@ -48,15 +36,7 @@ const as = (token: string, method: string, path: string, body?: unknown): Promis
 before(async () => {
   // The invalid-token cases below are failures from one address: give them room (brute force has its own servers).
   t = await startServer({ schema, config: { rateLimits: { authFailures: 1000 } } });
-  alice = await t.mintToken('alice', []);
-  bob = await t.mintToken('bob', []);
-  board = ((await t.post('/v1/boards', { name: 'Kitchen' })).body as { id: number }).id;
-  const a = await as(alice, 'POST', '/v1/notes', { title: 'alice zanzibar recipe', boardId: board });
-  assert.equal(a.status, 201, a.text);
-  aliceNote = (a.body as { id: number; ownerId: string }).id;
-  assert.equal((a.body as { ownerId: string }).ownerId, 'alice', 'the owner field is the caller');
-  bobNote = ((await as(bob, 'POST', '/v1/notes', { title: 'bob grocery list', boardId: board })).body as { id: number }).id;
-  assert.equal((await as(alice, 'POST', '/v1/comments', { noteId: aliceNote, text: 'nice' })).status, 201);
+  ({ alice, bob, board, aliceNote, bobNote } = await seedOwnerRows(t, 'alice zanzibar recipe', 'nice'));
 });
 after(() => t.close());
 
