@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { AccessTokens } from '../src/auth/access-tokens.js';
 import { startServer, type Response, type TestServer } from './helpers.js';
 
 let t: TestServer;
@@ -187,6 +188,23 @@ describe('the token endpoint', () => {
     assert.equal(claims.client_id, client.id);
     assert.equal((claims.exp as number) - (claims.iat as number), 3600);
     assert.match(claims.jti as string, /^[0-9a-f]{32}$/);
+  });
+
+  test('expires_in is the lifetime from issue, even when signing crosses a second boundary', async () => {
+    // A clock that moves 0.7 s at every reading: read once more after signing, it would be in
+    // the next second (1002) and expires_in would say 3599.
+    let ms = 1_000_900;
+    const clock = () => (ms += 700);
+    const tokens = new AccessTokens(t.server.store.auth, t.server.auth.keys, 3600, clock);
+    const context = { issuer: t.url, audience: `${t.url}/v1` };
+    const signed = await tokens.sign({ clientId: 'c', subject: 's', scopes: [] }, context);
+    const claims = decodeJwt(signed.token);
+    assert.equal(claims.iat, 1001);
+    assert.equal(claims.exp, 4601);
+    assert.equal(signed.expiresIn, 3600);
+    // A token minted with an earlier issue time has what is left of its lifetime.
+    const older = await tokens.sign({ clientId: 'c', subject: 's', scopes: [], issuedAt: 900 }, context);
+    assert.equal(older.expiresIn, 900 + 3600 - 1002);
   });
 
   test('a narrower scope may be asked for; a wider one is invalid_scope', async () => {

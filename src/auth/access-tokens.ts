@@ -72,8 +72,11 @@ export class AccessTokens {
 
   /** Signs a token and builds its row; the caller stores the row (alone, or with a refresh token). */
   async sign(request: AccessTokenRequest, context: TokenContext): Promise<SignedAccessToken> {
+    // One clock reading: signing may cross a second boundary, and expires_in must still be
+    // the token's lifetime from when it was issued (3600, not 3599).
+    const now = Math.floor(this.now() / 1000);
     const { kid, key } = await this.keys.current();
-    const iat = request.issuedAt ?? Math.floor(this.now() / 1000);
+    const iat = request.issuedAt ?? now;
     const ttl = request.ttl ?? this.defaultTtl;
     const jti = randomId(16);
     const scope = request.scopes.join(' ');
@@ -99,7 +102,7 @@ export class AccessTokens {
       revokedAt: null,
       rotatedAt: null,
     };
-    return { token, record, expiresIn: iat + ttl - Math.floor(this.now() / 1000) };
+    return { token, record, expiresIn: iat + ttl - now };
   }
 
   /** Signs and stores one access token. */
