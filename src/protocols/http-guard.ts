@@ -8,11 +8,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Auth } from '../auth/auth.js';
 import type { Credentials } from '../auth/authenticate.js';
 import { hintsOf } from './rest/rewrite.js';
-import { ANONYMOUS } from '../auth/principal.js';
 import type { RateState } from '../auth/rate-limit.js';
 import type { CarteConfig } from '../config/config.js';
 import { CarteError, errors, toCarteError } from '../errors.js';
-import { baseUrlOf, pathOf, sendError } from './rest/reply.js';
+import { baseUrlOf, pathOf, routeOf, sendError } from './rest/reply.js';
 
 /** The base URL of each face of the server (SPEC §8 "Domains"), for links that cross faces. */
 export interface FaceUrls {
@@ -123,7 +122,7 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
 
   /** Rate limits, once the principal is known; then the route. */
   const limit = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const state = limits.request(request.principal, request.ip, options.resourceOfRoute((request.matched ?? request.routeOptions).url));
+    const state = limits.request(request.principal, request.ip, options.resourceOfRoute(routeOf(request).url));
     if (state) {
       for (const [name, value] of Object.entries(rateHeaders(state))) reply.header(name, value);
       if (!state.allowed) return void refuse(request, reply, tooMany(state, 'requests'));
@@ -133,8 +132,8 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
 
   // Callback-style: a request without credentials (most public reads) costs no promise here.
   // A hook that answers does not call done.
+  // request.principal starts as ANONYMOUS (src/app.ts, the first hook of every request).
   app.addHook('onRequest', (request, reply, done) => {
-    request.principal = ANONYMOUS;
     // RFC 6797: only over a secure connection (Carte's own TLS, or a trusted proxy's).
     if (config.hsts && request.protocol === 'https') reply.header('Strict-Transport-Security', config.hsts);
     const path = pathOf(request);

@@ -12,7 +12,7 @@ import { CarteError, errors } from '../../errors.js';
 import type { EventHub } from '../../events/hub.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Store } from '../../store/store.js';
-import { baseUrlOf, sendError } from '../rest/reply.js';
+import { baseUrlOf, routeOf, sendError } from '../rest/reply.js';
 
 export interface OpsOptions {
   readonly store: Store;
@@ -70,7 +70,7 @@ export function installOps(app: FastifyInstance, options: OpsOptions): void {
 
   app.addHook('onResponse', (request, reply, done) => {
     // The route's pattern keeps the label set small; requests no route matched share one label.
-    metrics.observeRequest(request.method, (request.matched ?? request.routeOptions).url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    metrics.observeRequest(request.method, routeOf(request).url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 

@@ -36,8 +36,13 @@ declare module 'fastify' {
   }
 }
 
+/** The matched route's options, as read once per request in src/app.ts. */
+export function routeOf(request: FastifyRequest): FastifyRequest['routeOptions'] {
+  return request.matched ?? request.routeOptions;
+}
+
 export function routeMeta(request: FastifyRequest): RouteMeta | undefined {
-  return (request.matched ?? request.routeOptions).config?.carte;
+  return routeOf(request).config?.carte;
 }
 
 /** `http://host:port` of the request (or the configured public URL). */

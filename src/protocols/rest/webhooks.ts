@@ -23,10 +23,9 @@ export interface WebhooksRestOptions {
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Most webhooks or deliveries in one page (`Accept-Range: webhook 100`; the OpenAPI document says so too). */
 export const WEBHOOKS_MAX_RANGE = 100;
-const MAX_RANGE = WEBHOOKS_MAX_RANGE;
 
 /** Every answer here is JSON; `Accept` is checked in a hook before the handler changes anything. */
-function sendJson(_request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
+function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   if (status === 204) return reply.code(204).send();
   return reply.code(status).type(JSON_TYPE).send(JSON.stringify(body));
 }
@@ -47,7 +46,7 @@ function pageOf(request: FastifyRequest): { offset: number; limit: number } {
   let count = 25;
   if (range !== undefined) {
     const m = /^(\d{1,9})-(\d{1,9})$/.exec(range);
-    if (!m || Number(m[2]) < Number(m[1])) throw errors.invalidRange(`Malformed range '${range.slice(0, 50)}': expected first-last, e.g. 0-24`, `webhook ${MAX_RANGE}`);
+    if (!m || Number(m[2]) < Number(m[1])) throw errors.invalidRange(`Malformed range '${range.slice(0, 50)}': expected first-last, e.g. 0-24`, `webhook ${WEBHOOKS_MAX_RANGE}`);
     first = Number(m[1]);
     count = Number(m[2]) - first + 1;
   } else {
@@ -60,7 +59,7 @@ function pageOf(request: FastifyRequest): { offset: number; limit: number } {
       first = Number(offset);
     }
   }
-  if (count > MAX_RANGE) throw errors.invalidRange('Requested range not allowed', `webhook ${MAX_RANGE}`);
+  if (count > WEBHOOKS_MAX_RANGE) throw errors.invalidRange('Requested range not allowed', `webhook ${WEBHOOKS_MAX_RANGE}`);
   return { offset: first, limit: count };
 }
 
@@ -70,9 +69,9 @@ function sendPage<T>(request: FastifyRequest, reply: FastifyReply, page: Paged<T
     throw errors.rangeNotSatisfiable(`There are ${page.total}; the range starts at ${page.offset}`, { 'Content-Range': `*/${page.total}` });
   }
   reply.header('Content-Range', contentRange({ first: page.offset, last: page.offset + returned - 1, total: page.total }));
-  reply.header('Accept-Range', `webhook ${MAX_RANGE}`);
+  reply.header('Accept-Range', `webhook ${WEBHOOKS_MAX_RANGE}`);
   const partial = returned < page.total;
-  return sendJson(request, reply, partial ? 206 : 200, page.items);
+  return sendJson(reply, partial ? 206 : 200, page.items);
 }
 
 export async function webhooksRestPlugin(app: FastifyInstance, options: WebhooksRestOptions): Promise<void> {
@@ -113,7 +112,7 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
   app.post(base, async (request, reply) => {
     const { webhook, secret } = await webhooks.register(ctx(request), request.body);
     reply.header('Location', `${baseUrlOf(request, options.publicUrl)}${base}/${webhook.id}`);
-    return sendJson(request, reply, 201, { ...webhook, secret });
+    return sendJson(reply, 201, { ...webhook, secret });
   });
   app.get(base, async (request, reply) => {
     const { offset, limit } = pageOf(request);
@@ -121,19 +120,19 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
   });
   allow(base, ['GET', 'HEAD', 'POST']);
 
-  app.get(`${base}/:id`, async (request, reply) => sendJson(request, reply, 200, await webhooks.get(ctx(request), params(request).id)));
-  app.patch(`${base}/:id`, async (request, reply) => sendJson(request, reply, 200, await webhooks.update(ctx(request), params(request).id, request.body)));
+  app.get(`${base}/:id`, async (request, reply) => sendJson(reply, 200, await webhooks.get(ctx(request), params(request).id)));
+  app.patch(`${base}/:id`, async (request, reply) => sendJson(reply, 200, await webhooks.update(ctx(request), params(request).id, request.body)));
   app.delete(`${base}/:id`, async (request, reply) => {
     await webhooks.remove(ctx(request), params(request).id);
-    return sendJson(request, reply, 204, null);
+    return sendJson(reply, 204, null);
   });
   allow(`${base}/:id`, ['GET', 'HEAD', 'PATCH', 'DELETE']);
 
   // Rotation: a new secret is a new sub-resource; the old one keeps signing for webhooks.secretOverlap.
-  app.post(`${base}/:id/secrets`, async (request, reply) => sendJson(request, reply, 201, await webhooks.rotateSecret(ctx(request), params(request).id)));
+  app.post(`${base}/:id/secrets`, async (request, reply) => sendJson(reply, 201, await webhooks.rotateSecret(ctx(request), params(request).id)));
   allow(`${base}/:id/secrets`, ['POST']);
 
-  app.post(`${base}/:id/pings`, async (request, reply) => sendJson(request, reply, 201, await webhooks.ping(ctx(request), params(request).id)));
+  app.post(`${base}/:id/pings`, async (request, reply) => sendJson(reply, 201, await webhooks.ping(ctx(request), params(request).id)));
   allow(`${base}/:id/pings`, ['POST']);
 
   app.get(`${base}/:id/deliveries`, async (request, reply) => {
@@ -142,15 +141,15 @@ export async function webhooksRestPlugin(app: FastifyInstance, options: Webhooks
   });
   allow(`${base}/:id/deliveries`, ['GET', 'HEAD']);
 
-  app.get(`${base}/:id/deliveries/:did`, async (request, reply) => sendJson(request, reply, 200, await webhooks.delivery(ctx(request), params(request).id, params(request).did)));
+  app.get(`${base}/:id/deliveries/:did`, async (request, reply) => sendJson(reply, 200, await webhooks.delivery(ctx(request), params(request).id, params(request).did)));
   allow(`${base}/:id/deliveries/:did`, ['GET', 'HEAD']);
 
   app.get(`${base}/:id/deliveries/:did/attempts`, async (request, reply) =>
-    sendJson(request, reply, 200, await webhooks.attempts(ctx(request), params(request).id, params(request).did)),
+    sendJson(reply, 200, await webhooks.attempts(ctx(request), params(request).id, params(request).did)),
   );
   // SPEC §7: a manual retry is a new attempt, made now; the answer is that attempt.
   app.post(`${base}/:id/deliveries/:did/attempts`, async (request, reply) =>
-    sendJson(request, reply, 201, await webhooks.retry(ctx(request), params(request).id, params(request).did)),
+    sendJson(reply, 201, await webhooks.retry(ctx(request), params(request).id, params(request).did)),
   );
   allow(`${base}/:id/deliveries/:did/attempts`, ['GET', 'HEAD', 'POST']);
 }
