@@ -169,6 +169,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('matched', null);
+  app.decorateRequest('carteFormat', null);
   app.addHook('onRequest', (request, reply, done) => {
     request.principal = ANONYMOUS;
     request.matched = request.routeOptions;

@@ -30,6 +30,10 @@ export interface RouteMeta {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The response format negotiated for this request (null until negotiated: JSON). */
+    carteFormat: ResponseFormat | null;
+  }
   interface FastifyContextConfig {
     /** Carte's description of a REST route. */
     carte?: RouteMeta;
@@ -127,8 +131,6 @@ const BASE_TYPES = {
   collection: ['application/json', 'application/xml', 'text/xml', 'text/csv'],
 } as const;
 
-const formats = new WeakMap<FastifyRequest, ResponseFormat>();
-
 function formatOfType(type: string): ResponseFormat {
   if (type === 'text/csv') return { kind: 'csv', contentType: CSV_TYPE };
   if (type.endsWith('xml')) return { kind: 'xml', contentType: `${type}; charset=utf-8` };
@@ -143,25 +145,31 @@ export function negotiateFormat(request: FastifyRequest, produces: RouteMeta['pr
   if (produces === 'none') return JSON_FORMAT;
   const hints = hintsOf(request);
   if (hints?.jsonp) {
-    formats.set(request, JSON_FORMAT);
+    request.carteFormat = JSON_FORMAT;
+    return JSON_FORMAT;
+  }
+  const accept = request.headers.accept;
+  // No preference (most API clients): the first type every route produces, JSON.
+  if (accept === undefined || accept === '*/*') {
+    request.carteFormat = JSON_FORMAT;
     return JSON_FORMAT;
   }
   const base: readonly string[] = BASE_TYPES[produces];
   // SPEC §4.10: `application/vnd.carte.v2+json` is JSON of version 2 (the version itself is settled before routing).
   const vendor = hints ? vendorTypes(hints.version) : [];
-  const chosen = negotiate(request.headers.accept, [...base, ...vendor]);
+  const chosen = negotiate(accept, [...base, ...vendor]);
   if (chosen === null) {
     // A client that only takes problem documents (RFC 9457) still reads JSON; its errors come as problems.
-    if (negotiate(request.headers.accept, ['application/problem+json']) !== null) return JSON_FORMAT;
+    if (negotiate(accept, ['application/problem+json']) !== null) return JSON_FORMAT;
     throw errors.notAcceptable(base);
   }
   const format = formatOfType(chosen);
-  formats.set(request, format);
+  request.carteFormat = format;
   return format;
 }
 
 export function formatOf(request: FastifyRequest): ResponseFormat {
-  return formats.get(request) ?? JSON_FORMAT;
+  return request.carteFormat ?? JSON_FORMAT;
 }
 
 /** The suffix of an item ETag for this representation ('' for the default JSON one). */
@@ -193,6 +201,8 @@ interface XmlSpec {
 interface Body {
   readonly value: unknown;
   readonly xml: XmlSpec;
+  /** The JSON text, when the caller has already written it. */
+  readonly json?: string | undefined;
   /** The rows of a CSV answer (collections), and the columns an empty page still shows. */
   readonly csv?: { readonly rows: readonly Record<string, unknown>[]; readonly columns?: readonly string[] };
 }
@@ -204,7 +214,7 @@ function serialize(format: ResponseFormat, body: Body): string {
     case 'csv':
       return toCsv(body.csv?.rows ?? (Array.isArray(body.value) ? (body.value as Record<string, unknown>[]) : [body.value as Record<string, unknown>]), body.csv?.columns);
     default:
-      return JSON.stringify(body.value);
+      return body.json ?? JSON.stringify(body.value);
   }
 }
 
@@ -220,6 +230,9 @@ function send(request: FastifyRequest, reply: FastifyReply, status: number, body
   }
   return reply.code(status).type(format.contentType).send(text);
 }
+
+/** For a body that is only ever sent as JSON. */
+const NO_XML: XmlSpec = { root: 'item', names: PLAIN_NAMES };
 
 function itemXml(meta: RouteMeta | undefined, fallback = 'item'): XmlSpec {
   const resource = meta?.resource;
@@ -250,9 +263,21 @@ export function sendItem(request: FastifyRequest, reply: FastifyReply, status: n
   if (location) reply.header('Location', location);
   if (item.replayed) reply.header('Idempotent-Replayed', 'true');
   if (item.links && item.links.length > 0) appendLink(reply, itemLinkHeader(item.links));
-  const value = item.links ? { ...item.data, links: item.links } : item.data;
-  const tag = representationTag(item.etag, variantOf(request, formatOf(request)));
+  const format = formatOf(request);
+  const tag = representationTag(item.etag, variantOf(request, format));
+  const links = item.links;
+  if (format.kind === 'json' && !(links && 'links' in item.data)) {
+    // The item's JSON with `links` appended, without copying the item into a new object first.
+    return send(request, reply, status, { value: item.data, xml: NO_XML, json: links ? withMember(JSON.stringify(item.data), 'links', links) : undefined }, tag, item.lastModified);
+  }
+  const value = links ? { ...item.data, links } : item.data;
   return send(request, reply, status, { value, xml: itemXml(routeMeta(request)) }, tag, item.lastModified);
+}
+
+/** `{"a":1}` + `links` → `{"a":1,"links":[…]}`: a member appended to an object's JSON text. */
+function withMember(objectJson: string, name: string, value: unknown): string {
+  const member = `${JSON.stringify(name)}:${JSON.stringify(value)}`;
+  return objectJson === '{}' ? `{${member}}` : `${objectJson.slice(0, -1)},${member}}`;
 }
 
 /** A written item's ETag for `Prefer: return=minimal` (no body, same representation rules). */
@@ -277,15 +302,24 @@ export function withLinks(result: Pick<ListResult, 'items' | 'links'>): Record<s
   return links ? result.items.map((item, i) => ({ ...item, links: links[i] })) : result.items;
 }
 
+/** The JSON of a page: each item's text with its links appended (as `withLinks`, without copying each item). */
+function listJson(result: Pick<ListResult, 'items' | 'links'>): string {
+  const links = result.links;
+  if (!links) return JSON.stringify(result.items);
+  const parts = result.items.map((item, i) => ('links' in item ? JSON.stringify({ ...item, links: links[i] }) : withMember(JSON.stringify(item), 'links', links[i])));
+  return `[${parts.join(',')}]`;
+}
+
 export function sendList(request: FastifyRequest, reply: FastifyReply, result: ListResult, base: string, params: URLSearchParams, options: ListOptions = {}): FastifyReply {
   reply.header('Content-Range', contentRange(result));
   reply.header('Accept-Range', result.acceptRange);
   const link = linkHeader(base, params, result);
   if (link) reply.header('Link', link);
   if (options.applied && options.applied.length > 0) reply.header('Preference-Applied', options.applied.join(', '));
-  const value = options.body ?? withLinks(result);
+  const json = options.body === undefined && formatOf(request).kind === 'json' ? listJson(result) : undefined;
   const body: Body = {
-    value,
+    value: json ?? options.body ?? withLinks(result),
+    json,
     xml: options.xml ?? collectionXml(routeMeta(request)),
     csv: { rows: options.rows ?? result.items, ...(result.columns ? { columns: result.columns } : {}) },
   };

@@ -25,10 +25,16 @@ export interface RestHints {
   readonly jsonp?: JsonpRequest;
 }
 
-const hints = new WeakMap<IncomingMessage, RestHints>();
+/** The hints ride on the raw request (set before Fastify builds its request object). */
+const HINTS = Symbol('carte.restHints');
+type HintedMessage = IncomingMessage & { [HINTS]?: RestHints };
 
 export function hintsOf(request: FastifyRequest | IncomingMessage): RestHints | undefined {
-  return hints.get('raw' in request ? request.raw : request);
+  return ('raw' in request ? (request.raw as HintedMessage) : (request as HintedMessage))[HINTS];
+}
+
+function setHints(req: IncomingMessage, value: RestHints): void {
+  (req as HintedMessage)[HINTS] = value;
 }
 
 const VERSIONED = /^\/v(0|[1-9]\d{0,5})(?=\/|$)/;
@@ -58,7 +64,7 @@ export function createRestRewriter(api: ApiModel, jsonp: JsonpConfig): (req: Inc
   return (req) => {
     const url = req.url ?? '/';
     if (isCanonical(req, url)) {
-      hints.set(req, canonical);
+      setHints(req, canonical);
       return url;
     }
     const q = url.indexOf('?');
@@ -91,7 +97,7 @@ export function createRestRewriter(api: ApiModel, jsonp: JsonpConfig): (req: Inc
       supported,
     );
     error ??= choice.error;
-    hints.set(req, {
+    setHints(req, {
       version: choice.version,
       previous: choice.version !== current,
       unversioned: !versioned,

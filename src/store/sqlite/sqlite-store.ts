@@ -96,6 +96,8 @@ interface ResourceCodec {
   readonly table: string;
   readonly columns: readonly (readonly [string, Kind])[];
   readonly search: SqliteSearchIndex;
+  /** `SELECT * … WHERE "id" = ?`, built once: one string per resource keeps the statement lookup a hash hit. */
+  readonly byIdSql: string;
 }
 
 function kindOf(field: FieldModel): Kind {
@@ -177,7 +179,7 @@ class SqliteSession implements StoreWriter {
 
   async get(resource: string, id: Key): Promise<Row | undefined> {
     const codec = this.codec(resource);
-    const raw = this.prepare(`SELECT * FROM ${quote(codec.table)} WHERE "id" = ?`).get(id) as Record<string, unknown> | undefined;
+    const raw = this.prepare(codec.byIdSql).get(id) as Record<string, unknown> | undefined;
     return raw ? this.decode(codec, raw) : undefined;
   }
 
@@ -540,6 +542,7 @@ export class SqliteStore implements Store {
       codecs.set(resource.name, {
         resource,
         table: tableName(resource.name),
+        byIdSql: `SELECT * FROM ${quote(tableName(resource.name))} WHERE "id" = ?`,
         columns: resource.fieldList.map((f) => [f.name, kindOf(f)] as const),
         search: new SqliteSearchIndex(
           resource,
