@@ -124,6 +124,8 @@ interface Measure {
   /** Requests wrk gave up on (2 s timeout). */
   readonly timeouts: number;
   readonly requests: number;
+  /** The server's CPU time (user + system, all its threads) per request of the measured window, in µs. */
+  readonly cpuUs: number;
 }
 
 function requireWrk(): void {
@@ -192,6 +194,9 @@ async function start(name: SystemName, port: number, dir: string): Promise<Runni
   return { name, port, child };
 }
 
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks per second. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -224,7 +229,7 @@ function toMs(text: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-function wrk(port: number, scenario: Scenario, system: SystemName, seconds: number): Measure {
+function wrk(port: number, scenario: Scenario, system: SystemName, seconds: number): Omit<Measure, 'cpuUs'> {
   const env = {
     ...process.env,
     BENCH_METHOD: scenario.method,
@@ -277,10 +282,12 @@ async function main(): Promise<void> {
           const r = running.get(system) as Running;
           wrk(r.port, scenario, system, WARMUP);
           await waitIdle(r.child.pid as number);
-          const m = wrk(r.port, scenario, system, DURATION);
+          const ticks = cpuTicks(r.child.pid as number);
+          const measured = wrk(r.port, scenario, system, DURATION);
+          const m: Measure = { ...measured, cpuUs: ((cpuTicks(r.child.pid as number) - ticks) * (1e6 / CLOCK_TICKS)) / measured.requests };
           const key = `${scenario.name}/${system}`;
           results.set(key, [...(results.get(key) ?? []), m]);
-          process.stdout.write(`${scenario.name.padEnd(11)} round ${round} ${system.padEnd(17)} ${fmt(m.rps).padStart(8)} req/s  p50 ${fmt(m.p50)} ms  p99 ${fmt(m.p99)} ms${m.errors ? `  ${m.errors} error answers!` : ''}${m.timeouts ? `  ${m.timeouts} timeouts` : ''}\n`);
+          process.stdout.write(`${scenario.name.padEnd(11)} round ${round} ${system.padEnd(17)} ${fmt(m.rps).padStart(8)} req/s  p50 ${fmt(m.p50)} ms  p99 ${fmt(m.p99)} ms  CPU ${fmt(m.cpuUs)} µs/request${m.errors ? `  ${m.errors} error answers!` : ''}${m.timeouts ? `  ${m.timeouts} timeouts` : ''}\n`);
           await waitIdle(r.child.pid as number);
         }
       }
@@ -299,7 +306,7 @@ function writeReport(systems: SystemName[], scenarios: Scenario[], results: Map<
   const agg = (key: string) => {
     const ms = results.get(key);
     if (!ms || ms.length === 0) return null;
-    return { rps: median(ms.map((m) => m.rps)), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), errors: ms.reduce((a, m) => a + m.errors, 0), timeouts: ms.reduce((a, m) => a + m.timeouts, 0) };
+    return { rps: median(ms.map((m) => m.rps)), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUs: median(ms.map((m) => m.cpuUs)), errors: ms.reduce((a, m) => a + m.errors, 0), timeouts: ms.reduce((a, m) => a + m.timeouts, 0) };
   };
   const lines = [
     '# Carte against a hand-written server and json-server',
@@ -322,6 +329,27 @@ function writeReport(systems: SystemName[], scenarios: Scenario[], results: Map<
       return carte && o ? `${(carte.rps / o.rps).toFixed(2)}×` : 'n/a';
     };
     lines.push(`| ${scenario.title} | ${cells.join(' | ')} | ${ratio('baseline')} | ${ratio('baseline-rep')} | ${ratio('json-server-0.17')} | ${ratio('json-server-1')} |`);
+  }
+  // The server's CPU per request: wrk shares the machine's cores with the server, so req/s also
+  // moves with what the load generator and the neighbours take; CPU per request is the work itself.
+  lines.push(
+    '',
+    '**Server CPU per request** (µs of user + system time in the measured window ÷ requests answered; median of rounds), and the other system\'s CPU ÷ Carte\'s (above 1: Carte does less work):',
+    '',
+    `| scenario | ${systems.map((s) => s).join(' | ')} | baseline ÷ Carte | baseline-rep ÷ Carte |`,
+    `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: |`,
+  );
+  for (const scenario of scenarios) {
+    const carte = agg(`${scenario.name}/carte`);
+    const cpuRatio = (other: SystemName) => {
+      const o = agg(`${scenario.name}/${other}`);
+      return carte && o ? `${(o.cpuUs / carte.cpuUs).toFixed(2)}×` : 'n/a';
+    };
+    const cells = systems.map((s) => {
+      const a = agg(`${scenario.name}/${s}`);
+      return a ? fmt(a.cpuUs) : 'n/a';
+    });
+    lines.push(`| ${scenario.title} | ${cells.join(' | ')} | ${cpuRatio('baseline')} | ${cpuRatio('baseline-rep')} |`);
   }
   lines.push('', `RSS at the end: ${Object.entries(rss).map(([k, v]) => `${k} ${(v / 1024 / 1024).toFixed(0)} MB`).join(', ')}.`);
   lines.push('', "baseline-rep: the baseline answering with Carte's representation (links, request id, CORS, Vary); Carte / baseline-rep is the cost of Carte's machinery alone.");
