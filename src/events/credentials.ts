@@ -35,16 +35,19 @@ export function watchCredential(
   if (principal.kind === 'anonymous') return () => undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
-  const end = () => {
+  const end = (expired = false) => {
     if (stopped) return;
     stop();
-    onEnd(credentialEnded(principal, Date.now()));
+    // The expiry timer may fire a millisecond before Date.now() reaches the expiry (timers run
+    // on the monotonic clock): when it fires, the credential has expired, whatever Date.now() says.
+    onEnd(credentialEnded(principal, expired && principal.expiresAt !== undefined ? principal.expiresAt * 1000 : Date.now()));
   };
+  const expire = () => end(true);
   const arm = () => {
     if (principal.expiresAt === undefined || stopped) return;
     const ms = principal.expiresAt * 1000 - Date.now();
-    if (ms <= 0) return end();
-    timer = setTimeout(ms > MAX_TIMER ? arm : end, Math.min(ms, MAX_TIMER));
+    if (ms <= 0) return expire();
+    timer = setTimeout(ms > MAX_TIMER ? arm : expire, Math.min(ms, MAX_TIMER));
     timer.unref();
   };
   let checking = false;
