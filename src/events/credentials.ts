@@ -35,14 +35,14 @@ export function watchCredential(
   if (principal.kind === 'anonymous') return () => undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
-  const end = (expired = false) => {
+  const end = (now = Date.now()) => {
     if (stopped) return;
     stop();
-    // The expiry timer may fire a millisecond before Date.now() reaches the expiry (timers run
-    // on the monotonic clock): when it fires, the credential has expired, whatever Date.now() says.
-    onEnd(credentialEnded(principal, expired && principal.expiresAt !== undefined ? principal.expiresAt * 1000 : Date.now()));
+    onEnd(credentialEnded(principal, now));
   };
-  const expire = () => end(true);
+  // The expiry timer may fire a millisecond before Date.now() reaches the expiry (timers run on
+  // the monotonic clock): when it fires, the credential has expired, whatever Date.now() says.
+  const expire = () => end(Math.max(Date.now(), (principal.expiresAt ?? 0) * 1000));
   const arm = () => {
     if (principal.expiresAt === undefined || stopped) return;
     const ms = principal.expiresAt * 1000 - Date.now();

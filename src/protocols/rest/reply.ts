@@ -198,23 +198,25 @@ interface XmlSpec {
   readonly value?: unknown;
 }
 
-interface Body {
-  readonly value: unknown;
-  readonly xml: XmlSpec;
-  /** The JSON text, when the caller has already written it. */
-  readonly json?: string | undefined;
-  /** The rows of a CSV answer (collections), and the columns an empty page still shows. */
-  readonly csv?: { readonly rows: readonly Record<string, unknown>[]; readonly columns?: readonly string[] };
-}
+/** What an answer is made from: its JSON text, already written, or the value and how to write it in each format. */
+type Body =
+  | { readonly json: string }
+  | {
+      readonly value: unknown;
+      readonly xml: XmlSpec;
+      /** The rows of a CSV answer (collections), and the columns an empty page still shows. */
+      readonly csv?: { readonly rows: readonly Record<string, unknown>[]; readonly columns?: readonly string[] };
+    };
 
 function serialize(format: ResponseFormat, body: Body): string {
+  if ('json' in body) return body.json;
   switch (format.kind) {
     case 'xml':
       return toXml(body.xml.value !== undefined ? body.xml.value : body.value, body.xml.root, body.xml.names);
     case 'csv':
       return toCsv(body.csv?.rows ?? (Array.isArray(body.value) ? (body.value as Record<string, unknown>[]) : [body.value as Record<string, unknown>]), body.csv?.columns);
     default:
-      return body.json ?? JSON.stringify(body.value);
+      return JSON.stringify(body.value);
   }
 }
 
@@ -230,9 +232,6 @@ function send(request: FastifyRequest, reply: FastifyReply, status: number, body
   }
   return reply.code(status).type(format.contentType).send(text);
 }
-
-/** For a body that is only ever sent as JSON. */
-const NO_XML: XmlSpec = { root: 'item', names: PLAIN_NAMES };
 
 function itemXml(meta: RouteMeta | undefined, fallback = 'item'): XmlSpec {
   const resource = meta?.resource;
@@ -265,19 +264,24 @@ export function sendItem(request: FastifyRequest, reply: FastifyReply, status: n
   if (item.links && item.links.length > 0) appendLink(reply, itemLinkHeader(item.links));
   const format = formatOf(request);
   const tag = representationTag(item.etag, variantOf(request, format));
-  const links = item.links;
-  if (format.kind === 'json' && !(links && 'links' in item.data)) {
-    // The item's JSON with `links` appended, without copying the item into a new object first.
-    return send(request, reply, status, { value: item.data, xml: NO_XML, json: links ? withMember(JSON.stringify(item.data), 'links', links) : undefined }, tag, item.lastModified);
-  }
-  const value = links ? { ...item.data, links } : item.data;
-  return send(request, reply, status, { value, xml: itemXml(routeMeta(request)) }, tag, item.lastModified);
+  const body: Body =
+    format.kind === 'json'
+      ? { json: itemJson(item.data, item.links) }
+      : { value: item.links ? { ...item.data, links: item.links } : item.data, xml: itemXml(routeMeta(request)) };
+  return send(request, reply, status, body, tag, item.lastModified);
 }
 
-/** `{"a":1}` + `links` → `{"a":1,"links":[…]}`: a member appended to an object's JSON text. */
-function withMember(objectJson: string, name: string, value: unknown): string {
-  const member = `${JSON.stringify(name)}:${JSON.stringify(value)}`;
-  return objectJson === '{}' ? `{${member}}` : `${objectJson.slice(0, -1)},${member}}`;
+/**
+ * An item's JSON with its links as the last member, as `{...item, links}` would write it, but
+ * without copying the item first: its own text with `"links":[…]` appended.
+ */
+function itemJson(item: Record<string, unknown>, links: readonly ItemLink[] | undefined): string {
+  if (!links) return JSON.stringify(item);
+  // `links` is no field's name (a reserved name); a member by that name is replaced, as the spread would.
+  if ('links' in item) return JSON.stringify({ ...item, links });
+  const text = JSON.stringify(item);
+  const member = `"links":${JSON.stringify(links)}`;
+  return text === '{}' ? `{${member}}` : `${text.slice(0, -1)},${member}}`;
 }
 
 /** A written item's ETag for `Prefer: return=minimal` (no body, same representation rules). */
@@ -302,12 +306,10 @@ export function withLinks(result: Pick<ListResult, 'items' | 'links'>): Record<s
   return links ? result.items.map((item, i) => ({ ...item, links: links[i] })) : result.items;
 }
 
-/** The JSON of a page: each item's text with its links appended (as `withLinks`, without copying each item). */
+/** The JSON of a page, as `withLinks` would give it, each item written by `itemJson`. */
 function listJson(result: Pick<ListResult, 'items' | 'links'>): string {
   const links = result.links;
-  if (!links) return JSON.stringify(result.items);
-  const parts = result.items.map((item, i) => ('links' in item ? JSON.stringify({ ...item, links: links[i] }) : withMember(JSON.stringify(item), 'links', links[i])));
-  return `[${parts.join(',')}]`;
+  return links ? `[${result.items.map((item, i) => itemJson(item, links[i])).join(',')}]` : JSON.stringify(result.items);
 }
 
 export function sendList(request: FastifyRequest, reply: FastifyReply, result: ListResult, base: string, params: URLSearchParams, options: ListOptions = {}): FastifyReply {
@@ -316,13 +318,14 @@ export function sendList(request: FastifyRequest, reply: FastifyReply, result: L
   const link = linkHeader(base, params, result);
   if (link) reply.header('Link', link);
   if (options.applied && options.applied.length > 0) reply.header('Preference-Applied', options.applied.join(', '));
-  const json = options.body === undefined && formatOf(request).kind === 'json' ? listJson(result) : undefined;
-  const body: Body = {
-    value: json ?? options.body ?? withLinks(result),
-    json,
-    xml: options.xml ?? collectionXml(routeMeta(request)),
-    csv: { rows: options.rows ?? result.items, ...(result.columns ? { columns: result.columns } : {}) },
-  };
+  const body: Body =
+    options.body === undefined && formatOf(request).kind === 'json'
+      ? { json: listJson(result) }
+      : {
+          value: options.body ?? withLinks(result),
+          xml: options.xml ?? collectionXml(routeMeta(request)),
+          csv: { rows: options.rows ?? result.items, ...(result.columns ? { columns: result.columns } : {}) },
+        };
   return send(request, reply, isPartial(result) ? 206 : 200, body);
 }
 
