@@ -8,18 +8,13 @@
  * Usage: node --import tsx bench/run.ts [--rows 10000] [--rounds 2] [--duration 10] [--warmup 3]
  *                                       [--only carte,baseline] [--scenarios get-item,post]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadSchemaFile } from '../src/schema/load.js';
-import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { NEW_RESTAURANT, restaurants } from './data.js';
+import { benchDir, ensureBenchDependencies, prepareData, rssOf, SCENARIOS, start, SYSTEMS, type Running, type Scenario, type SystemName } from './systems.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const benchDir = path.join(root, 'bench');
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '10000' },
@@ -37,83 +32,6 @@ const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const CONNECTIONS = Number(values.connections);
-
-/**
- * `baseline-rep` is the same hand-written server answering with Carte's representation
- * (hypermedia links, request id, CORS, `Vary`): Carte / baseline-rep is what Carte's own
- * machinery costs, apart from what its answers carry.
- */
-type SystemName = 'carte' | 'baseline' | 'baseline-rep' | 'json-server-0.17' | 'json-server-1';
-const SYSTEMS: SystemName[] = ['carte', 'baseline', 'baseline-rep', 'json-server-0.17', 'json-server-1'];
-
-interface Scenario {
-  readonly name: string;
-  readonly title: string;
-  readonly method: 'GET' | 'POST' | 'PATCH';
-  /** Path per system ({id} = random existing id); null = the system cannot do it. */
-  readonly paths: Record<SystemName, string | null>;
-  readonly body?: string;
-}
-
-const NEW = JSON.stringify(NEW_RESTAURANT);
-const SCENARIOS: Scenario[] = [
-  {
-    name: 'get-item',
-    title: 'GET one item',
-    method: 'GET',
-    paths: { carte: '/v1/restaurants/{id}', baseline: '/v1/restaurants/{id}', 'baseline-rep': '/v1/restaurants/{id}', 'json-server-0.17': '/restaurants/{id}', 'json-server-1': '/restaurants/{id}' },
-  },
-  {
-    name: 'get-list',
-    title: 'GET filtered + sorted page of 25 with total',
-    method: 'GET',
-    paths: {
-      carte: '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24',
-      baseline: '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24',
-      'baseline-rep': '/v1/restaurants?type=chinese&sort=rating&desc&range=0-24',
-      'json-server-0.17': '/restaurants?type=chinese&_sort=rating&_order=desc&_start=0&_end=25',
-      'json-server-1': '/restaurants?type=chinese&_sort=-rating&_page=1&_per_page=25',
-    },
-  },
-  {
-    name: 'get-fields',
-    title: 'GET one item with fields=name,rating',
-    method: 'GET',
-    paths: { carte: '/v1/restaurants/{id}?fields=name,rating', baseline: '/v1/restaurants/{id}?fields=name,rating', 'baseline-rep': '/v1/restaurants/{id}?fields=name,rating', 'json-server-0.17': null, 'json-server-1': null },
-  },
-  {
-    name: 'search',
-    title: 'GET *substring* search, first page',
-    method: 'GET',
-    paths: {
-      carte: '/v1/restaurants/search?name=*napoli*&range=0-24',
-      baseline: '/v1/restaurants/search?name=*napoli*',
-      'baseline-rep': null,
-      'json-server-0.17': '/restaurants?name_like=napoli&_start=0&_end=25',
-      'json-server-1': null,
-    },
-  },
-  {
-    name: 'post',
-    title: 'POST one item',
-    method: 'POST',
-    body: NEW,
-    paths: { carte: '/v1/restaurants', baseline: '/v1/restaurants', 'baseline-rep': '/v1/restaurants', 'json-server-0.17': '/restaurants', 'json-server-1': '/restaurants' },
-  },
-  {
-    name: 'patch',
-    title: 'PATCH one item',
-    method: 'PATCH',
-    body: '{"rating":{n}}',
-    paths: { carte: '/v1/restaurants/{id}', baseline: '/v1/restaurants/{id}', 'baseline-rep': '/v1/restaurants/{id}', 'json-server-0.17': '/restaurants/{id}', 'json-server-1': '/restaurants/{id}' },
-  },
-];
-
-interface Running {
-  readonly name: SystemName;
-  readonly port: number;
-  readonly child: ChildProcess;
-}
 
 interface Measure {
   readonly rps: number;
@@ -134,66 +52,6 @@ function requireWrk(): void {
   }
 }
 
-function ensureBenchDependencies(): void {
-  if (existsSync(path.join(benchDir, 'node_modules', 'json-server-1'))) return;
-  process.stdout.write('installing the systems to compare (bench/package.json)…\n');
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: benchDir, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('npm install in bench/ failed');
-}
-
-async function prepareData(dir: string): Promise<void> {
-  const rows = restaurants(ROWS);
-  // Carte: loaded through its own store (the same code path as the server's writes).
-  const { model } = await loadSchemaFile(path.join(benchDir, 'schema.yaml'));
-  const store = new SqliteStore({ file: path.join(dir, 'carte.db') });
-  await store.applyMigration(await store.planMigration(model));
-  store.attach(model);
-  await store.transaction(async (tx) => {
-    for (const { id: _id, ...r } of rows) await tx.insert('restaurants', r);
-  });
-  await store.close();
-  writeFileSync(path.join(dir, 'db017.json'), JSON.stringify({ restaurants: rows }));
-  writeFileSync(path.join(dir, 'db1.json'), JSON.stringify({ restaurants: rows.map((r) => ({ ...r, id: String(r.id) })) }));
-}
-
-function waitForPort(port: number, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tryOnce = () => {
-      if (child.exitCode !== null) return reject(new Error(`process exited with ${child.exitCode}`));
-      fetch(`http://127.0.0.1:${port}/`).then(
-        () => resolve(),
-        () => (Date.now() - started > timeoutMs ? reject(new Error(`port ${port} did not open`)) : setTimeout(tryOnce, 200)),
-      );
-    };
-    tryOnce();
-  });
-}
-
-async function start(name: SystemName, port: number, dir: string): Promise<Running> {
-  const opts = { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] as ('ignore' | 'inherit')[] };
-  let child: ChildProcess;
-  switch (name) {
-    case 'carte':
-      child = spawn('node', ['bin/carte.js', 'serve', path.join(benchDir, 'schema.yaml'), '--db', path.join(dir, 'carte.db'), '--port', String(port), '--log-level', 'warn'], opts);
-      break;
-    case 'baseline':
-      child = spawn('node', ['--import', 'tsx', path.join(benchDir, 'baseline', 'server.ts'), '--db', path.join(dir, 'baseline.db'), '--port', String(port), '--load', String(ROWS)], opts);
-      break;
-    case 'baseline-rep':
-      child = spawn('node', ['--import', 'tsx', path.join(benchDir, 'baseline', 'server.ts'), '--db', path.join(dir, 'baseline-rep.db'), '--port', String(port), '--load', String(ROWS), '--representation', 'carte'], opts);
-      break;
-    case 'json-server-0.17':
-      child = spawn('node', [path.join(benchDir, 'node_modules/json-server-0.17/lib/cli/bin.js'), path.join(dir, 'db017.json'), '--port', String(port), '--quiet'], opts);
-      break;
-    case 'json-server-1':
-      child = spawn('node', [path.join(benchDir, 'node_modules/json-server-1/lib/bin.js'), path.join(dir, 'db1.json'), '--port', String(port)], opts);
-      break;
-  }
-  await waitForPort(port, child);
-  return { name, port, child };
-}
-
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks per second. */
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -201,11 +59,6 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
-}
-
-export function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
 /** Waits until the server process has used (almost) no CPU for half a second. */
@@ -269,10 +122,10 @@ async function main(): Promise<void> {
   const results = new Map<string, Measure[]>();
   try {
     process.stdout.write(`preparing ${ROWS.toLocaleString('en')} restaurants in ${dir}\n`);
-    await prepareData(dir);
+    await prepareData(dir, ROWS);
     copyFileSync(path.join(dir, 'db017.json'), path.join(dir, 'db017.orig.json'));
     let port = 3601;
-    for (const s of systems) running.set(s, await start(s, port++, dir));
+    for (const s of systems) running.set(s, await start(s, port++, dir, ROWS));
     for (const scenario of scenarios) {
       for (let round = 1; round <= ROUNDS; round++) {
         // A/B/A/B: every round visits every system, in an order rotated by the round.

@@ -1,0 +1,186 @@
+/**
+ * `npm run bench:instructions`: the instructions each server runs per request, counted by
+ * valgrind's callgrind. Seconds on a shared machine move by ±15 % between identical runs;
+ * instruction counts repeat to a fraction of a percent, so this is how a change to the hot path
+ * is judged (A/B on the same scenario), and how Carte's own machinery is compared with the
+ * hand-written baseline's.
+ *
+ * Each system runs under `valgrind --tool=callgrind` (user-space instructions, every thread).
+ * A keep-alive client sends the warm-up requests (the JIT settles), the counters are zeroed
+ * with `callgrind_control -z`, the measured requests are sent, and `callgrind_control -d`
+ * dumps the count: instructions per request = the dump's total ÷ the measured requests.
+ *
+ * Usage: node --import tsx bench/instructions.ts [--rows 10000] [--warmup 2000] [--requests 2000]
+ *          [--concurrency 4] [--port 3701] [--only carte,baseline,baseline-rep] [--scenarios get-item,get-list]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchDir, ensureBenchDependencies, prepareData, SCENARIOS, start, type Scenario, type SystemName } from './systems.js';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '10000' },
+    warmup: { type: 'string', default: '2000' },
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '4' },
+    port: { type: 'string', default: '3701' },
+    predictable: { type: 'boolean', default: true },
+    only: { type: 'string', default: 'carte,baseline,baseline-rep' },
+    scenarios: { type: 'string', default: 'get-item,get-list,get-fields,post' },
+    out: { type: 'string', default: path.join(benchDir, 'results', 'instructions.md') },
+  },
+});
+const ROWS = Number(values.rows);
+const WARMUP = Number(values.warmup);
+const REQUESTS = Number(values.requests);
+const CONCURRENCY = Number(values.concurrency);
+/**
+ * V8 compiles and collects garbage on helper threads, at moments that depend on timing; valgrind
+ * runs one thread at a time, so when that work lands moves the count by up to a third between
+ * identical runs. `--predictable` does it all on the main thread, in the same order every time.
+ */
+const NODE_FLAGS = values.predictable ? ['--predictable'] : [];
+
+function requireValgrind(): void {
+  for (const tool of ['valgrind', 'callgrind_control']) {
+    if (spawnSync(tool, ['--version']).error) throw new Error(`${tool} is needed: apt-get install -y valgrind`);
+  }
+}
+
+/** A deterministic stream of ids (the same requests for every system). */
+function ids(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return 1 + (x % ROWS);
+  };
+}
+
+/** Sends `count` requests, `CONCURRENCY` at a time over keep-alive connections; returns the non-2xx answers. */
+async function send(port: number, scenario: Scenario, system: SystemName, count: number, seed: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const next = ids(seed);
+  let left = count;
+  let failed = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const id = next();
+      const body = scenario.body?.replace('{n}', String(id % 6));
+      const request = http.request(
+        { port, host: '127.0.0.1', agent, method: scenario.method, path: (scenario.paths[system] as string).replace('{id}', String(id)), headers: body ? { 'content-type': 'application/json' } : {} },
+        (response) => {
+          if ((response.statusCode ?? 0) >= 300) failed++;
+          response.resume();
+          response.on('end', resolve);
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  agent.destroy();
+  return failed;
+}
+
+function callgrindControl(flag: '-z' | '-d', pid: number): void {
+  const r = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`callgrind_control ${flag} ${pid} failed: ${r.stderr || r.stdout}`);
+}
+
+/** The instruction total of the process's last dump (`totals:` line of `callgrind.out.<pid>.<n>`). */
+function dumpedInstructions(dir: string, pid: number): number {
+  const dumps = readdirSync(dir).filter((f) => f.startsWith(`callgrind.out.${pid}.`));
+  const last = dumps.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).pop();
+  if (!last) throw new Error(`no callgrind dump for ${pid} in ${dir}`);
+  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(path.join(dir, last), 'utf8'));
+  if (!totals) throw new Error(`no totals in ${last}`);
+  return Number(totals[1]);
+}
+
+async function measure(system: SystemName, scenario: Scenario, port: number, dir: string): Promise<number> {
+  const out = path.join(dir, 'callgrind');
+  mkdirSync(out, { recursive: true });
+  // Counting starts at once (the JIT's compiled code is only seen from the start); the warm-up is zeroed away.
+  const wrap = ['valgrind', '--tool=callgrind', `--callgrind-out-file=${path.join(out, 'callgrind.out.%p')}`];
+  const running = await start(system, port, dir, ROWS, { wrap, nodeFlags: NODE_FLAGS, timeoutMs: 600_000 });
+  const pid = running.child.pid as number;
+  try {
+    const warmFailed = await send(port, scenario, system, WARMUP, 7);
+    callgrindControl('-z', pid);
+    const failed = await send(port, scenario, system, REQUESTS, 11);
+    callgrindControl('-d', pid);
+    if (warmFailed + failed > 0) throw new Error(`${system} answered ${warmFailed + failed} ${scenario.name} requests with an error`);
+    return dumpedInstructions(out, pid) / REQUESTS;
+  } finally {
+    running.child.kill('SIGTERM');
+    await new Promise((resolve) => running.child.once('exit', resolve));
+  }
+}
+
+async function main(): Promise<void> {
+  requireValgrind();
+  ensureBenchDependencies();
+  const systems = (values.only as string).split(',') as SystemName[];
+  const scenarios = SCENARIOS.filter((s) => (values.scenarios as string).split(',').includes(s.name));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'carte-instructions-'));
+  const counts = new Map<string, number>();
+  try {
+    process.stdout.write(`preparing ${ROWS.toLocaleString('en')} restaurants in ${dir}\n`);
+    await prepareData(dir, ROWS);
+    let port = Number(values.port);
+    for (const scenario of scenarios) {
+      for (const system of systems) {
+        if (scenario.paths[system] === null) continue;
+        const n = await measure(system, scenario, port++, dir);
+        counts.set(`${scenario.name}/${system}`, n);
+        process.stdout.write(`${scenario.name.padEnd(11)} ${system.padEnd(17)} ${Math.round(n).toLocaleString('en').padStart(10)} instructions/request\n`);
+      }
+    }
+    writeReport(systems, scenarios, counts);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function writeReport(systems: SystemName[], scenarios: Scenario[], counts: Map<string, number>): void {
+  const cpu = os.cpus();
+  const ratio = (scenario: Scenario, other: SystemName) => {
+    const carte = counts.get(`${scenario.name}/carte`);
+    const o = counts.get(`${scenario.name}/${other}`);
+    return carte && o ? `${(carte / o).toFixed(2)}×` : 'n/a';
+  };
+  const lines = [
+    '# Instructions per request (callgrind)',
+    '',
+    `${new Date().toISOString().slice(0, 10)} · ${cpu[0]?.model.trim() ?? 'unknown'} · Node ${process.version} · ${ROWS.toLocaleString('en')} restaurants · ` +
+      `${WARMUP.toLocaleString('en')} warm-up requests, then ${REQUESTS.toLocaleString('en')} counted, ${CONCURRENCY} at a time over keep-alive connections.`,
+    '',
+    'User-space instructions of the whole server process (every thread) per request; the same run gives the same count to a fraction of a percent. Below 1 in the ratio columns: Carte runs fewer instructions.',
+    '',
+    `| scenario | ${systems.join(' | ')} | Carte / baseline | Carte / baseline-rep |`,
+    `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: |`,
+  ];
+  for (const scenario of scenarios) {
+    const cells = systems.map((s) => {
+      const n = counts.get(`${scenario.name}/${s}`);
+      return n === undefined ? 'n/a' : Math.round(n).toLocaleString('en');
+    });
+    lines.push(`| ${scenario.title} | ${cells.join(' | ')} | ${ratio(scenario, 'baseline')} | ${ratio(scenario, 'baseline-rep')} |`);
+  }
+  const text = `${lines.join('\n')}\n`;
+  mkdirSync(path.dirname(values.out as string), { recursive: true });
+  writeFileSync(values.out as string, text);
+  process.stdout.write(`\n${text}`);
+}
+
+await main();
