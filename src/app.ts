@@ -32,6 +32,7 @@ import { CLOSE, wsPlugin } from './protocols/ws/plugin.js';
 import { webhooksRestPlugin } from './protocols/rest/webhooks.js';
 import { WebhookService } from './webhooks/webhook-service.js';
 import { DEFAULT_QUERY_LIMITS } from './query/types.js';
+import { childLoggerFactory } from './request-logger.js';
 import { loadSchemaFile, loadSchemaObject, type LoadedSchema } from './schema/load.js';
 import type { ApiModel, ApiSpec } from './schema/types.js';
 import { ResourceService } from './service/resource-service.js';
@@ -153,6 +154,8 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
               }),
             },
           },
+    // request.log becomes a pino child only when the request writes a line (src/request-logger.ts).
+    ...(config.logLevel === 'silent' ? {} : { childLoggerFactory }),
     bodyLimit: config.limits.bodyBytes,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
