@@ -25,12 +25,18 @@ export interface ItemLink {
 /** `self`: just the item's own GET link (collection items); `full`: everything the caller may do. */
 export type LinkLevel = 'self' | 'full';
 
-/** What items and collections can be read as, and what writes accept (SPEC §4.2). */
-export const READ_TYPES: readonly string[] = ['application/json', 'application/xml'];
-export const COLLECTION_TYPES: readonly string[] = ['application/json', 'application/xml', 'text/csv'];
-export const REPLACE_TYPES: readonly string[] = ['application/json', 'application/xml', 'application/x-www-form-urlencoded'];
-export const PATCH_TYPES: readonly string[] = ['application/merge-patch+json', 'application/json', 'application/xml'];
-const TRANSITION_TYPES: readonly string[] = ['application/merge-patch+json', 'application/json'];
+/**
+ * What items and collections can be read as, and what writes accept (SPEC §4.2). Frozen: the
+ * same arrays are shared by every link, and a renderer may write each once (src/protocols/rest/reply.ts).
+ */
+export const READ_TYPES: readonly string[] = Object.freeze(['application/json', 'application/xml']);
+export const COLLECTION_TYPES: readonly string[] = Object.freeze(['application/json', 'application/xml', 'text/csv']);
+export const REPLACE_TYPES: readonly string[] = Object.freeze(['application/json', 'application/xml', 'application/x-www-form-urlencoded']);
+export const PATCH_TYPES: readonly string[] = Object.freeze(['application/merge-patch+json', 'application/json', 'application/xml']);
+const TRANSITION_TYPES: readonly string[] = Object.freeze(['application/merge-patch+json', 'application/json']);
+const ACTION_TYPES: readonly string[] = Object.freeze(['application/json']);
+/** An action that takes no body (DELETE). */
+const NO_TYPES: readonly string[] = Object.freeze([]);
 
 /** The URI segment of a to-many relation: `orders` → `orders`, `placedOrders` → `placed-orders`. */
 export function relationSegment(relation: string): string {
@@ -67,7 +73,7 @@ export function itemLinks(context: LinkContext, resource: ResourceModel, row: Ro
     links.push({ rel: 'self', href: self, action: 'PUT', types: REPLACE_TYPES });
     links.push({ rel: 'self', href: self, action: 'PATCH', types: PATCH_TYPES });
   }
-  if (mayAct(resource, 'delete', principal, row)) links.push({ rel: 'self', href: self, action: 'DELETE', types: [] });
+  if (mayAct(resource, 'delete', principal, row)) links.push({ rel: 'self', href: self, action: 'DELETE', types: NO_TYPES });
 
   // Open transitions from the current state (SPEC §4.8), for a caller who may change the item.
   const state = resource.stateField;
@@ -95,14 +101,14 @@ export function itemLinks(context: LinkContext, resource: ResourceModel, row: Ro
     const href = `${self}/${field.name}`;
     if (meta?.contentType) links.push({ rel: field.name, href, action: 'GET', types: [meta.contentType] });
     if (mayUpdate) {
-      links.push({ rel: field.name, href, action: 'PUT', types: field.blob?.mediaTypes ?? [] });
-      if (meta) links.push({ rel: field.name, href, action: 'DELETE', types: [] });
+      links.push({ rel: field.name, href, action: 'PUT', types: field.blob?.mediaTypes ?? NO_TYPES });
+      if (meta) links.push({ rel: field.name, href, action: 'DELETE', types: NO_TYPES });
     }
   }
 
   for (const action of resource.actions.values()) {
     if (!evaluateRule(action.access, principal, action.name, null, 'create').allowed) continue;
-    links.push({ rel: action.name, href: `${self}/${action.name}`, action: 'POST', types: ['application/json'] });
+    links.push({ rel: action.name, href: `${self}/${action.name}`, action: 'POST', types: ACTION_TYPES });
   }
   return links;
 }

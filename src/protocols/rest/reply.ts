@@ -247,7 +247,33 @@ function collectionXml(meta: RouteMeta | undefined): XmlSpec {
 
 /** RFC 8288: the item's links as a `Link` header, one link-value per action (`method` says which). */
 export function itemLinkHeader(links: readonly ItemLink[]): string {
-  return links.map((l) => `<${l.href}>; rel="${l.rel}"; method="${l.action}"`).join(', ');
+  let header = '';
+  for (const l of links) header += `${header ? ', ' : ''}<${l.href}>; rel="${l.rel}"; method="${l.action}"`;
+  return header;
+}
+
+/**
+ * A link's JSON around its `href`, for the links whose media types are a shared, frozen array
+ * (src/service/links.ts): written once per (types, rel, action), not once per item.
+ */
+const LINK_PARTS = new WeakMap<readonly string[], Map<string, Map<string, readonly [string, string]>>>();
+
+function linkJson(link: ItemLink): string {
+  if (link.body !== undefined || !Object.isFrozen(link.types)) return JSON.stringify(link);
+  let byRel = LINK_PARTS.get(link.types);
+  if (!byRel) LINK_PARTS.set(link.types, (byRel = new Map()));
+  let byAction = byRel.get(link.rel);
+  if (!byAction) byRel.set(link.rel, (byAction = new Map()));
+  let parts = byAction.get(link.action);
+  if (!parts) byAction.set(link.action, (parts = [`{"rel":${JSON.stringify(link.rel)},"href":`, `,"action":"${link.action}","types":${JSON.stringify(link.types)}}`]));
+  return `${parts[0]}${JSON.stringify(link.href)}${parts[1]}`;
+}
+
+/** `JSON.stringify(links)`, with each link written by `linkJson`. */
+function linksJson(links: readonly ItemLink[]): string {
+  let json = '';
+  for (const link of links) json += `${json ? ',' : ''}${linkJson(link)}`;
+  return `[${json}]`;
 }
 
 /** Adds link-values to the response's `Link` header (one header, comma-separated). */
@@ -280,7 +306,7 @@ function itemJson(item: Record<string, unknown>, links: readonly ItemLink[] | un
   // `links` is no field's name (a reserved name); a member by that name is replaced, as the spread would.
   if ('links' in item) return JSON.stringify({ ...item, links });
   const text = JSON.stringify(item);
-  const member = `"links":${JSON.stringify(links)}`;
+  const member = `"links":${linksJson(links)}`;
   return text === '{}' ? `{${member}}` : `${text.slice(0, -1)},${member}}`;
 }
 
