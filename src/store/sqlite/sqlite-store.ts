@@ -129,13 +129,17 @@ class WriteQueue {
 /** Statements and row codecs over one connection; the reader and the writer each have one. */
 class SqliteSession implements StoreWriter {
   private readonly statements = new Map<string, Database.Statement>();
+  /** Runs reads in one read transaction (better-sqlite3 begins it deferred: nothing is locked until the first read). */
+  private readonly inSnapshot: (run: () => ReadResult) => ReadResult;
 
   constructor(
     readonly db: Database.Database,
     private readonly codecs: () => ReadonlyMap<string, ResourceCodec>,
     private readonly stats: StoreStats,
     private readonly estimateThreshold: number,
-  ) {}
+  ) {
+    this.inSnapshot = db.transaction((run: () => ReadResult) => run());
+  }
 
   prepare(sql: string): Database.Statement {
     let stmt = this.statements.get(sql);
@@ -184,6 +188,12 @@ class SqliteSession implements StoreWriter {
   }
 
   async read(plan: ReadPlan): Promise<ReadResult> {
+    // The page, its total and the pattern lookups come from one snapshot: one read transaction
+    // rather than one per statement (each takes and releases the WAL read lock, system calls).
+    return this.db.inTransaction ? this.readNow(plan) : this.inSnapshot(() => this.readNow(plan));
+  }
+
+  private readNow(plan: ReadPlan): ReadResult {
     const codec = this.codec(plan.resource);
     const patterns = this.resolvePatterns(codec);
     const compiled = compileRead(plan, patterns.sql);
