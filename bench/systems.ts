@@ -92,7 +92,6 @@ export interface Running {
   readonly child: ChildProcess;
 }
 
-
 export function ensureBenchDependencies(): void {
   if (existsSync(path.join(benchDir, 'node_modules', 'json-server-1'))) return;
   process.stdout.write('installing the systems to compare (bench/package.json)…\n');
@@ -129,7 +128,6 @@ export function waitForPort(port: number, child: ChildProcess, timeoutMs = 60_00
   });
 }
 
-/** Starts one system on `port` over the data in `dir`. */
 export interface StartOptions {
   /** A program to run the server under, with its arguments (valgrind, for `npm run bench:instructions`). */
   readonly wrap?: readonly string[];
@@ -139,6 +137,7 @@ export interface StartOptions {
   readonly timeoutMs?: number;
 }
 
+/** Starts one system on `port` over the data in `dir`. */
 export async function start(name: SystemName, port: number, dir: string, rows: number, options: StartOptions = {}): Promise<Running> {
   const baseline = (db: string) => ['--import', 'tsx', path.join(benchDir, 'baseline', 'server.ts'), '--db', path.join(dir, db), '--port', String(port), '--load', String(rows)];
   const args: Record<SystemName, string[]> = {
@@ -153,7 +152,6 @@ export async function start(name: SystemName, port: number, dir: string, rows: n
   await waitForPort(port, child, options.timeoutMs);
   return { name, port, child };
 }
-
 
 export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
