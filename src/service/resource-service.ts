@@ -22,7 +22,7 @@ import { DEFAULT_IDEMPOTENCY, fingerprintOf, IdempotencyKeys, parseIdempotencyKe
 import { itemLinks, relationSegment, type ItemLink, type LinkLevel } from './links.js';
 import { VersionMapper } from './versions.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
-import { itemHref, Presenter, versionTag } from './present.js';
+import { digestOf, itemHref, Presenter, sameMembers, versionTag } from './present.js';
 import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
 import { BodyValidator, createAjv, SchemaValidator } from './validate.js';
 import { WriteTx, type Change, type ChangeRecorder } from './changes.js';
@@ -263,10 +263,13 @@ export class ResourceService {
 
   private itemResult(resource: ResourceModel, row: Row, data: Row): ItemResult {
     const updatedAt = resource.timestamps.updatedAt ? row[resource.timestamps.updatedAt] : null;
+    // The ETag digests the stored row's text; when the item is presented as stored, that text is its body too.
+    const text = JSON.stringify(row);
     return {
       id: row.id as Key,
       data,
-      etag: versionTag(row),
+      etag: `"${digestOf(text)}"`,
+      ...(sameMembers(row, data) ? { json: text } : {}),
       lastModified: typeof updatedAt === 'string' ? new Date(updatedAt) : null,
     };
   }

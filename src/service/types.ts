@@ -56,6 +56,8 @@ export interface ItemResult {
   readonly data: Row;
   /** Strong ETag of the stored item (SPEC §4.7). */
   readonly etag: string;
+  /** `JSON.stringify(data)`, when the service wrote it already (the stored row's text, for its ETag, when `data` is the row as stored). */
+  readonly json?: string;
   /** From `updatedAt` when the resource declares it. */
   readonly lastModified: Date | null;
   /** Hypermedia links (SPEC §4.8), when the representation carries them. */

@@ -292,7 +292,7 @@ export function sendItem(request: FastifyRequest, reply: FastifyReply, status: n
   const tag = representationTag(item.etag, variantOf(request, format));
   const body: Body =
     format.kind === 'json'
-      ? { json: itemJson(item.data, item.links) }
+      ? { json: itemJson(item.data, item.links, item.json) }
       : { value: item.links ? { ...item.data, links: item.links } : item.data, xml: itemXml(routeMeta(request)) };
   return send(request, reply, status, body, tag, item.lastModified);
 }
@@ -301,11 +301,11 @@ export function sendItem(request: FastifyRequest, reply: FastifyReply, status: n
  * An item's JSON with its links as the last member, as `{...item, links}` would write it, but
  * without copying the item first: its own text with `"links":[…]` appended.
  */
-function itemJson(item: Record<string, unknown>, links: readonly ItemLink[] | undefined): string {
-  if (!links) return JSON.stringify(item);
+function itemJson(item: Record<string, unknown>, links: readonly ItemLink[] | undefined, json?: string): string {
+  if (!links) return json ?? JSON.stringify(item);
   // `links` is no field's name (a reserved name); a member by that name is replaced, as the spread would.
   if ('links' in item) return JSON.stringify({ ...item, links });
-  const text = JSON.stringify(item);
+  const text = json ?? JSON.stringify(item);
   const member = `"links":${linksJson(links)}`;
   return text === '{}' ? `{${member}}` : `${text.slice(0, -1)},${member}}`;
 }

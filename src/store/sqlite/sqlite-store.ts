@@ -98,6 +98,24 @@ interface ResourceCodec {
   readonly search: SqliteSearchIndex;
   /** `SELECT * … WHERE "id" = ?`, built once: one string per resource keeps the statement lookup a hash hit. */
   readonly byIdSql: string;
+  /** A stored row as the service sees it, compiled for this resource's columns (see `compileDecoder`). */
+  readonly decode: (raw: Record<string, unknown>) => Row;
+}
+
+/**
+ * A row decoder written for one resource's columns: an object literal with a fixed set of
+ * members, read and written by name, instead of a loop that reads and writes members by a
+ * variable key (V8's megamorphic keyed access, several per column and row). Column names are
+ * schema field names, written as JSON string literals.
+ */
+function compileDecoder(columns: readonly (readonly [string, Kind])[]): (raw: Record<string, unknown>) => Row {
+  const members = columns.map(([name, kind], i) => {
+    const value = `raw[${JSON.stringify(name)}]`;
+    const decoded = kind === 'json' ? `JSON.parse(v${i})` : kind === 'bool' ? `v${i} === 1` : `v${i}`;
+    return { read: `const v${i} = ${value};`, member: `${JSON.stringify(name)}: v${i} === null || v${i} === undefined ? null : ${decoded}` };
+  });
+  const body = `${members.map((m) => m.read).join('\n')}\nreturn { id: raw.id, ${members.map((m) => m.member).join(', ')} };`;
+  return new Function('raw', body) as (raw: Record<string, unknown>) => Row;
 }
 
 function kindOf(field: FieldModel): Kind {
@@ -159,15 +177,7 @@ class SqliteSession implements StoreWriter {
   }
 
   decode(codec: ResourceCodec, raw: Record<string, unknown>): Row {
-    const row: Row = { id: raw.id };
-    for (const [name, kind] of codec.columns) {
-      const v = raw[name];
-      if (v === null || v === undefined) row[name] = null;
-      else if (kind === 'json') row[name] = JSON.parse(v as string);
-      else if (kind === 'bool') row[name] = v === 1;
-      else row[name] = v;
-    }
-    return row;
+    return codec.decode(raw);
   }
 
   private encode(kind: Kind, value: unknown): unknown {
@@ -549,11 +559,13 @@ export class SqliteStore implements Store {
     for (const sql of EVENT_TABLES_SQL) this.writer.exec(sql);
     const codecs = new Map<string, ResourceCodec>();
     for (const resource of model.resources.values()) {
+      const columns = resource.fieldList.map((f) => [f.name, kindOf(f)] as const);
       codecs.set(resource.name, {
         resource,
         table: tableName(resource.name),
         byIdSql: `SELECT * FROM ${quote(tableName(resource.name))} WHERE "id" = ?`,
-        columns: resource.fieldList.map((f) => [f.name, kindOf(f)] as const),
+        columns,
+        decode: compileDecoder(columns),
         search: new SqliteSearchIndex(
           resource,
           (sql, params) => this.writeSession.run(sql, params),
