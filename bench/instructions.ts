@@ -195,7 +195,7 @@ function writeReport(systems: SystemName[], scenarios: Scenario[], counts: Map<s
     `${new Date().toISOString().slice(0, 10)} · ${cpu[0]?.model.trim() ?? 'unknown'} · Node ${process.version} · ${ROWS.toLocaleString('en')} restaurants · ` +
       `${WARMUP.toLocaleString('en')} warm-up requests, then ${REQUESTS.toLocaleString('en')} counted, ${CONCURRENCY} at a time over keep-alive connections.`,
     '',
-    'User-space instructions of the whole server process (every thread) per request, less what the idle server runs in the same time (its timers); the same run repeated gives the same count to about 1 %. Below 1 in the ratio columns: Carte runs fewer instructions.',
+    'User-space instructions of the whole server process (every thread) per request, less what the idle server runs in the same time (its timers); repeated runs agree within 0.5 % on GET item and 2 % on a list. Below 1 in the ratio columns: Carte runs fewer instructions.',
     '',
     `| scenario | ${systems.join(' | ')} | Carte / baseline | Carte / baseline-rep |`,
     `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: |`,
