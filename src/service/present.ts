@@ -16,9 +16,14 @@ export function digestOf(text: BinaryLike): string {
   return hash('sha1', text, 'base64url');
 }
 
+/** A strong ETag for a text: its digest, quoted. */
+export function textTag(text: string): string {
+  return `"${digestOf(text)}"`;
+}
+
 /** Strong ETag of a stored item: a digest of its stored values. */
 export function versionTag(row: Row): string {
-  return `"${digestOf(JSON.stringify(row))}"`;
+  return textTag(JSON.stringify(row));
 }
 
 /** Whether two rows have the same members in the same order with the same values: then they are written to the same JSON. */

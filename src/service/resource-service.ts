@@ -22,7 +22,7 @@ import { DEFAULT_IDEMPOTENCY, fingerprintOf, IdempotencyKeys, parseIdempotencyKe
 import { itemLinks, relationSegment, type ItemLink, type LinkLevel } from './links.js';
 import { VersionMapper } from './versions.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
-import { digestOf, itemHref, Presenter, sameMembers, versionTag } from './present.js';
+import { itemHref, Presenter, sameMembers, textTag, versionTag } from './present.js';
 import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
 import { BodyValidator, createAjv, SchemaValidator } from './validate.js';
 import { WriteTx, type Change, type ChangeRecorder } from './changes.js';
@@ -268,7 +268,7 @@ export class ResourceService {
     return {
       id: row.id as Key,
       data,
-      etag: `"${digestOf(text)}"`,
+      etag: textTag(text),
       ...(sameMembers(row, data) ? { json: text } : {}),
       lastModified: typeof updatedAt === 'string' ? new Date(updatedAt) : null,
     };

@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_KINDS, errors, type CarteError } from '../../errors.js';
 import type { ApiModel, ResourceModel } from '../../schema/types.js';
 import type { ItemLink } from '../../service/links.js';
-import { digestOf } from '../../service/present.js';
+import { digestOf, textTag } from '../../service/present.js';
 import type { ItemResult, ListResult } from '../../service/types.js';
 import { CSV_TYPE, toCsv } from './formats/csv.js';
 import { collectionNames, PLAIN_NAMES, resourceNames, toXml, type XmlNames } from './formats/xml.js';
@@ -75,7 +75,7 @@ export function listUrlOf(request: FastifyRequest, publicUrl?: string): string {
 }
 
 export function strongEtag(text: string): string {
-  return `"${digestOf(text)}"`;
+  return textTag(text);
 }
 
 /**

@@ -176,10 +176,6 @@ class SqliteSession implements StoreWriter {
     return codec;
   }
 
-  decode(codec: ResourceCodec, raw: Record<string, unknown>): Row {
-    return codec.decode(raw);
-  }
-
   private encode(kind: Kind, value: unknown): unknown {
     if (value === undefined || value === null) return null;
     if (kind === 'json') return JSON.stringify(value);
@@ -194,7 +190,7 @@ class SqliteSession implements StoreWriter {
   async get(resource: string, id: Key): Promise<Row | undefined> {
     const codec = this.codec(resource);
     const raw = this.prepare(codec.byIdSql).get(id) as Record<string, unknown> | undefined;
-    return raw ? this.decode(codec, raw) : undefined;
+    return raw ? codec.decode(raw) : undefined;
   }
 
   async read(plan: ReadPlan): Promise<ReadResult> {
@@ -208,7 +204,7 @@ class SqliteSession implements StoreWriter {
     const patterns = this.resolvePatterns(codec);
     const compiled = compileRead(plan, patterns.sql);
     const raws = this.prepare(compiled.select.sql).all(...compiled.select.params) as Record<string, unknown>[];
-    const rows = raws.map((r) => this.decode(codec, r));
+    const rows = raws.map((r) => codec.decode(r));
     if (!compiled.count) return { rows, total: null, estimated: false };
     if (plan.partitionBy !== undefined) {
       const groups = this.prepare(compiled.count.sql).all(...compiled.count.params) as { k: unknown; n: number }[];
@@ -330,7 +326,7 @@ class SqliteSession implements StoreWriter {
       ? `INSERT INTO ${quote(codec.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) RETURNING rowid AS "_carte_rowid", *`
       : `INSERT INTO ${quote(codec.table)} DEFAULT VALUES RETURNING rowid AS "_carte_rowid", *`;
     const raw = this.guard(() => this.prepare(sql).get(...params)) as Record<string, unknown>;
-    const row = this.decode(codec, raw);
+    const row = codec.decode(raw);
     if (codec.search.enabled) codec.search.insert(raw._carte_rowid as number, row);
     return row;
   }
@@ -350,7 +346,7 @@ class SqliteSession implements StoreWriter {
     const sql = `UPDATE ${quote(codec.table)} SET ${sets.join(', ')} WHERE "id" = ? RETURNING rowid AS "_carte_rowid", *`;
     const raw = this.guard(() => this.prepare(sql).get(...params, id)) as Record<string, unknown> | undefined;
     if (!raw) return undefined;
-    const row = this.decode(codec, raw);
+    const row = codec.decode(raw);
     if (reindex && before) {
       codec.search.remove(raw._carte_rowid as number, before);
       codec.search.insert(raw._carte_rowid as number, row);
@@ -364,7 +360,7 @@ class SqliteSession implements StoreWriter {
       | Record<string, unknown>
       | undefined;
     if (!raw) return false;
-    if (codec.search.enabled) codec.search.remove(raw._carte_rowid as number, this.decode(codec, raw));
+    if (codec.search.enabled) codec.search.remove(raw._carte_rowid as number, codec.decode(raw));
     return true;
   }
 
