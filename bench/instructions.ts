@@ -16,6 +16,10 @@
  * Usage: node --import tsx bench/instructions.ts [--rows 10000] [--warmup 30000] [--requests 3000]
  *          [--concurrency 1] [--port 3701] [--only carte,baseline,baseline-rep] [--scenarios get-item,get-list]
  *          [--keep DIR]   (keeps each measured dump as DIR/<scenario>.<system>.callgrind, for callgrind_annotate)
+ *          [--simulate] [--caches I1/D1/LL] (also simulates caches and branch prediction: misses per request and an
+ *                          estimate of cycles; several times slower. Instructions alone can hide a
+ *                          difference: two servers running as many instructions differed by half
+ *                          in CPU time, and the misses showed why)
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +38,11 @@ const { values } = parseArgs({
     port: { type: 'string', default: '3701' },
     predictable: { type: 'boolean', default: true },
     keep: { type: 'string' },
+    simulate: { type: 'boolean', default: false },
+    // The caches to simulate (valgrind's --I1, --D1, --LL: size,associativity,line). By default a
+    // Zen 5 core's: its 1 MB second level stands for the last level, because the real third level
+    // is shared with the machine's other tenants (valgrind would model the whole host's 512 MB).
+    caches: { type: 'string', default: '32768,8,64/49152,12,64/1048576,16,64' },
     only: { type: 'string', default: 'carte,baseline,baseline-rep' },
     scenarios: { type: 'string', default: 'get-item,get-list,get-fields,post' },
     out: { type: 'string', default: path.join(benchDir, 'results', 'instructions.md') },
@@ -114,18 +123,43 @@ function lastDump(dir: string, pid: number): string {
   return path.join(dir, last);
 }
 
-/** A dump's instruction total (its `totals:` line). */
-function dumpedInstructions(file: string): number {
-  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (!totals) throw new Error(`no totals in ${file}`);
-  return Number(totals[1]);
+/**
+ * A dump's event totals (its `events:` and `totals:` lines): `Ir` (instructions) always; with
+ * `--simulate`, also the simulated cache misses (`I1mr`, `D1mr`, `D1mw`: first level; `ILmr`,
+ * `DLmr`, `DLmw`: last level) and branch mispredictions (`Bcm` conditional, `Bim` indirect).
+ */
+function dumpedEvents(file: string): Record<string, number> {
+  const text = readFileSync(file, 'utf8');
+  const names = /^events: (.+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  const totals = /^(?:totals|summary): (.+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  if (!names || !totals) throw new Error(`no events or totals in ${file}`);
+  return Object.fromEntries(names.map((name, i) => [name, Number(totals[i] ?? 0)]));
 }
 
-async function measure(system: SystemName, scenario: Scenario, port: number, dir: string): Promise<{ perRequest: number; idlePerRequest: number }> {
+/**
+ * KCachegrind's cycle estimate: an instruction costs 1, a first-level miss or a mispredicted
+ * branch about 10, a last-level miss about 100. Rough, but it weighs what instructions hide:
+ * two servers running the same instructions can differ by half in CPU time.
+ */
+function estimatedCycles(e: Record<string, number>): number {
+  const n = (k: string) => e[k] ?? 0;
+  return n('Ir') + 10 * (n('I1mr') + n('D1mr') + n('D1mw') + n('Bcm') + n('Bim')) + 100 * (n('ILmr') + n('DLmr') + n('DLmw'));
+}
+
+interface Counted {
+  /** Each event's count per request, less the idle server's in the same time. */
+  readonly perRequest: Record<string, number>;
+  /** The idle server's instructions in the same time, per request (taken out). */
+  readonly idlePerRequest: number;
+}
+
+async function measure(system: SystemName, scenario: Scenario, port: number, dir: string): Promise<Counted> {
   const out = path.join(dir, 'callgrind');
   mkdirSync(out, { recursive: true });
   // Start-up and warm-up run uninstrumented (several times faster); counting starts after them.
-  const wrap = ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${path.join(out, 'callgrind.out.%p')}`];
+  const [i1, d1, ll] = (values.caches as string).split('/');
+  const simulate = values.simulate ? ['--cache-sim=yes', '--branch-sim=yes', `--I1=${i1}`, `--D1=${d1}`, `--LL=${ll}`] : [];
+  const wrap = ['valgrind', '--tool=callgrind', ...simulate, '--instr-atstart=no', `--callgrind-out-file=${path.join(out, 'callgrind.out.%p')}`];
   const running = await start(system, port, dir, ROWS, { wrap, nodeFlags: NODE_FLAGS, timeoutMs: 600_000 });
   const pid = running.child.pid as number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -143,13 +177,15 @@ async function measure(system: SystemName, scenario: Scenario, port: number, dir
       mkdirSync(values.keep, { recursive: true });
       copyFileSync(dump, path.join(values.keep, `${scenario.name}.${system}.callgrind`));
     }
-    const total = dumpedInstructions(dump);
+    const total = dumpedEvents(dump);
     // What the server runs with no request at all (timers), in the same time: not the requests' work.
     callgrindControl(['-z'], pid);
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
     callgrindControl(['-d'], pid);
-    const idle = (dumpedInstructions(lastDump(out, pid)) * elapsed) / IDLE_MS;
-    return { perRequest: (total - idle) / REQUESTS, idlePerRequest: idle / REQUESTS };
+    const idle = dumpedEvents(lastDump(out, pid));
+    const scale = elapsed / IDLE_MS;
+    const perRequest = Object.fromEntries(Object.entries(total).map(([k, v]) => [k, (v - (idle[k] ?? 0) * scale) / REQUESTS]));
+    return { perRequest, idlePerRequest: ((idle.Ir ?? 0) * scale) / REQUESTS };
   } finally {
     agent.destroy();
     running.child.kill('SIGTERM');
@@ -163,7 +199,7 @@ async function main(): Promise<void> {
   const systems = (values.only as string).split(',') as SystemName[];
   const scenarios = SCENARIOS.filter((s) => (values.scenarios as string).split(',').includes(s.name));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'carte-instructions-'));
-  const counts = new Map<string, number>();
+  const counts = new Map<string, Record<string, number>>();
   try {
     process.stdout.write(`preparing ${ROWS.toLocaleString('en')} restaurants in ${dir}\n`);
     await prepareData(dir, ROWS);
@@ -173,7 +209,8 @@ async function main(): Promise<void> {
         if (scenario.paths[system] === null) continue;
         const { perRequest, idlePerRequest } = await measure(system, scenario, port++, dir);
         counts.set(`${scenario.name}/${system}`, perRequest);
-        process.stdout.write(`${scenario.name.padEnd(11)} ${system.padEnd(17)} ${Math.round(perRequest).toLocaleString('en').padStart(10)} instructions/request (idle timers in the same time, not counted: ${Math.round(idlePerRequest).toLocaleString('en')})\n`);
+        const simulated = values.simulate ? `, ${Math.round(estimatedCycles(perRequest)).toLocaleString('en')} estimated cycles` : '';
+        process.stdout.write(`${scenario.name.padEnd(11)} ${system.padEnd(17)} ${Math.round(perRequest.Ir ?? 0).toLocaleString('en').padStart(10)} instructions/request${simulated} (idle timers in the same time, not counted: ${Math.round(idlePerRequest).toLocaleString('en')})\n`);
       }
     }
     writeReport(systems, scenarios, counts);
@@ -182,13 +219,8 @@ async function main(): Promise<void> {
   }
 }
 
-function writeReport(systems: SystemName[], scenarios: Scenario[], counts: Map<string, number>): void {
+function writeReport(systems: SystemName[], scenarios: Scenario[], counts: Map<string, Record<string, number>>): void {
   const cpu = os.cpus();
-  const ratio = (scenario: Scenario, other: SystemName) => {
-    const carte = counts.get(`${scenario.name}/carte`);
-    const o = counts.get(`${scenario.name}/${other}`);
-    return carte && o ? `${(carte / o).toFixed(2)}×` : 'n/a';
-  };
   const lines = [
     '# Instructions per request (callgrind)',
     '',
@@ -197,20 +229,64 @@ function writeReport(systems: SystemName[], scenarios: Scenario[], counts: Map<s
     '',
     'User-space instructions of the whole server process (every thread) per request, less what the idle server runs in the same time (its timers); repeated runs agree within 0.5 % on GET item and 2 % on a list. Below 1 in the ratio columns: Carte runs fewer instructions.',
     '',
-    `| scenario | ${systems.join(' | ')} | Carte / baseline | Carte / baseline-rep |`,
-    `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: |`,
+    ...table(systems, scenarios, (c) => c.Ir ?? 0),
   ];
-  for (const scenario of scenarios) {
-    const cells = systems.map((s) => {
-      const n = counts.get(`${scenario.name}/${s}`);
-      return n === undefined ? 'n/a' : Math.round(n).toLocaleString('en');
-    });
-    lines.push(`| ${scenario.title} | ${cells.join(' | ')} | ${ratio(scenario, 'baseline')} | ${ratio(scenario, 'baseline-rep')} |`);
+  if (values.simulate) {
+    const per = (event: string) => (c: Record<string, number>) => c[event] ?? 0;
+    lines.push(
+      '',
+      "## Simulated caches and branches (`--simulate`)",
+      '',
+      `Callgrind's model of caches (\`--caches ${values.caches}\`: first-level instruction / data, last level as size,associativity,line) and of a branch predictor, per request. Estimated cycles, KCachegrind's formula: instructions + 10 × (first-level misses + mispredicted branches) + 100 × last-level misses.`,
+      '',
+      '### Estimated cycles',
+      '',
+      ...table(systems, scenarios, estimatedCycles),
+      '',
+      '### First-level instruction-cache misses (I1mr)',
+      '',
+      ...table(systems, scenarios, per('I1mr')),
+      '',
+      '### First-level data-cache misses (D1mr + D1mw)',
+      '',
+      ...table(systems, scenarios, (c) => (c.D1mr ?? 0) + (c.D1mw ?? 0)),
+      '',
+      '### Last-level misses (ILmr + DLmr + DLmw)',
+      '',
+      ...table(systems, scenarios, (c) => (c.ILmr ?? 0) + (c.DLmr ?? 0) + (c.DLmw ?? 0)),
+      '',
+      '### Mispredicted branches (Bcm + Bim)',
+      '',
+      ...table(systems, scenarios, (c) => (c.Bcm ?? 0) + (c.Bim ?? 0)),
+    );
   }
   const text = `${lines.join('\n')}\n`;
   mkdirSync(path.dirname(values.out as string), { recursive: true });
   writeFileSync(values.out as string, text);
   process.stdout.write(`\n${text}`);
+
+  function table(systems: SystemName[], scenarios: Scenario[], value: (counts: Record<string, number>) => number): string[] {
+    const get = (scenario: Scenario, system: SystemName) => {
+      const c = counts.get(`${scenario.name}/${system}`);
+      return c === undefined ? undefined : value(c);
+    };
+    const ratio = (scenario: Scenario, other: SystemName) => {
+      const carte = get(scenario, 'carte');
+      const o = get(scenario, other);
+      return carte && o ? `${(carte / o).toFixed(2)}×` : 'n/a';
+    };
+    return [
+      `| scenario | ${systems.join(' | ')} | Carte / baseline | Carte / baseline-rep |`,
+      `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | ---: |`,
+      ...scenarios.map((scenario) => {
+        const cells = systems.map((s) => {
+          const n = get(scenario, s);
+          return n === undefined ? 'n/a' : Math.round(n).toLocaleString('en');
+        });
+        return `| ${scenario.title} | ${cells.join(' | ')} | ${ratio(scenario, 'baseline')} | ${ratio(scenario, 'baseline-rep')} |`;
+      }),
+    ];
+  }
 }
 
 await main();

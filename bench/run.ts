@@ -8,12 +8,11 @@
  * Usage: node --import tsx bench/run.ts [--rows 10000] [--rounds 2] [--duration 10] [--warmup 3]
  *                                       [--only carte,baseline] [--scenarios get-item,post]
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchDir, ensureBenchDependencies, prepareData, rssOf, SCENARIOS, start, SYSTEMS, type Running, type Scenario, type SystemName } from './systems.js';
+import { benchDir, CLOCK_TICKS, cpuTicks, ensureBenchDependencies, prepareData, requireWrk, rssOf, runWrk, waitIdle, SCENARIOS, start, SYSTEMS, type Running, type Scenario, type SystemName, type WrkMeasure } from './systems.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,72 +32,10 @@ const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const CONNECTIONS = Number(values.connections);
 
-interface Measure {
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  /** Non-2xx/3xx answers: a system that answers errors is not measured fairly. */
-  readonly errors: number;
-  /** Requests wrk gave up on (2 s timeout). */
-  readonly timeouts: number;
-  readonly requests: number;
+/** wrk's measure of a window, with the server's CPU time per request. */
+interface Measure extends WrkMeasure {
   /** The server's CPU time (user + system, all its threads) per request of the measured window, in µs. */
   readonly cpuUs: number;
-}
-
-function requireWrk(): void {
-  if (spawnSync('wrk', ['--version']).error) {
-    throw new Error("wrk is needed as the load generator (a separate process): apt-get install -y wrk");
-  }
-}
-
-/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks per second. */
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
-}
-
-/** Waits until the server process has used (almost) no CPU for half a second. */
-async function waitIdle(pid: number, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  let last = cpuTicks(pid);
-  let quiet = 0;
-  while (Date.now() - started < timeoutMs) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = cpuTicks(pid);
-    quiet = now - last <= 1 ? quiet + 1 : 0;
-    last = now;
-    if (quiet >= 5) return;
-  }
-}
-
-function toMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-}
-
-function wrk(port: number, scenario: Scenario, system: SystemName, seconds: number): Omit<Measure, 'cpuUs'> {
-  const env = {
-    ...process.env,
-    BENCH_METHOD: scenario.method,
-    BENCH_PATH: scenario.paths[system] as string,
-    BENCH_BODY: scenario.body ?? '',
-    BENCH_IDS: String(ROWS),
-  };
-  const r = spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', path.join(benchDir, 'wrk', 'request.lua'), `http://127.0.0.1:${port}`], { env, encoding: 'utf8' });
-  const out = r.stdout;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const timeouts = Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, p50, p99, errors, timeouts, requests };
 }
 
 function median(values: number[]): number {
@@ -133,10 +70,10 @@ async function main(): Promise<void> {
         for (const system of order) {
           if (scenario.paths[system] === null) continue;
           const r = running.get(system) as Running;
-          wrk(r.port, scenario, system, WARMUP);
+          runWrk(r.port, scenario, system, { seconds: WARMUP, connections: CONNECTIONS, ids: ROWS });
           await waitIdle(r.child.pid as number);
           const ticks = cpuTicks(r.child.pid as number);
-          const measured = wrk(r.port, scenario, system, DURATION);
+          const measured = runWrk(r.port, scenario, system, { seconds: DURATION, connections: CONNECTIONS, ids: ROWS });
           const m: Measure = { ...measured, cpuUs: ((cpuTicks(r.child.pid as number) - ticks) * (1e6 / CLOCK_TICKS)) / measured.requests };
           const key = `${scenario.name}/${system}`;
           results.set(key, [...(results.get(key) ?? []), m]);

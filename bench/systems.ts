@@ -158,3 +158,74 @@ export function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+
+export function requireWrk(): void {
+  if (spawnSync('wrk', ['--version']).error) {
+    throw new Error('wrk is needed as the load generator (a separate process): apt-get install -y wrk');
+  }
+}
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks per second. */
+export const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** A process's CPU time so far (user + system, all its threads), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+/** Waits until the server process has used (almost) no CPU for half a second. */
+export async function waitIdle(pid: number, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  let last = cpuTicks(pid);
+  let quiet = 0;
+  while (Date.now() - started < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = cpuTicks(pid);
+    quiet = now - last <= 1 ? quiet + 1 : 0;
+    last = now;
+    if (quiet >= 5) return;
+  }
+}
+
+/** What wrk reports of one window. */
+export interface WrkMeasure {
+  readonly rps: number;
+  /** Latency percentiles, in ms. */
+  readonly p50: number;
+  readonly p99: number;
+  /** Non-2xx/3xx answers: a system that answers errors is not measured fairly. */
+  readonly errors: number;
+  /** Requests wrk gave up on (2 s timeout). */
+  readonly timeouts: number;
+  readonly requests: number;
+}
+
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/** Loads `system` with one scenario for `seconds` (wrk, one thread, `connections` connections; ids in 1..`ids`). */
+export function runWrk(port: number, scenario: Scenario, system: SystemName, options: { seconds: number; connections: number; ids: number }): WrkMeasure {
+  const env = {
+    ...process.env,
+    BENCH_METHOD: scenario.method,
+    BENCH_PATH: scenario.paths[system] as string,
+    BENCH_BODY: scenario.body ?? '',
+    BENCH_IDS: String(options.ids),
+  };
+  const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency', '-s', path.join(benchDir, 'wrk', 'request.lua'), `http://127.0.0.1:${port}`];
+  const out = spawnSync('wrk', args, { env, encoding: 'utf8' }).stdout;
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    errors: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    timeouts: Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
