@@ -24,7 +24,7 @@ import { oauthPlugin } from './protocols/oauth/plugin.js';
 import { eventsRestPlugin } from './protocols/rest/events.js';
 import { installCors } from './protocols/rest/cors.js';
 import { restPlugin } from './protocols/rest/plugin.js';
-import { createRestRewriter } from './protocols/rest/rewrite.js';
+import { createRestRewriter, HintedIncomingMessage } from './protocols/rest/rewrite.js';
 import { dispatchRpc } from './protocols/rpc/dispatch.js';
 import { rpcPlugin } from './protocols/rpc/plugin.js';
 import type { RouteInfo } from './protocols/rest/routes.js';
@@ -135,7 +135,7 @@ export async function createServer(options: ServerOptions = {}): Promise<CarteSe
   const transport: Partial<FastifyServerOptions> & Record<string, unknown> = tls
     ? { http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }
     : // Long query strings reach Carte's own limits (400 naming the problem) instead of Node's 431.
-      { http: { maxHeaderSize: config.limits.headerBytes } };
+      { http: { maxHeaderSize: config.limits.headerBytes, IncomingMessage: HintedIncomingMessage } };
   const app = Fastify({
     ...transport,
     logger:

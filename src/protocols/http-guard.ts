@@ -122,6 +122,7 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
 
   /** Rate limits, once the principal is known; then the route. */
   const limit = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (!limits.enabled) return done();
     const state = limits.request(request.principal, request.ip, options.resourceOfRoute(routeOf(request).url));
     if (state) {
       for (const [name, value] of Object.entries(rateHeaders(state))) reply.header(name, value);
@@ -145,17 +146,17 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
       return void refuse(request, reply, new CarteError('not_found', `There is nothing at ${request.method} ${path} on this host; ${name} is at ${request.faces[face]}`));
     }
     if (OPEN.has(path)) return done();
-    const ip = request.ip;
-    const credentials = credentialsOf(request);
     const clientAuth = CLIENT_AUTH.has(path);
-    const presents = clientAuth || credentials.authorization !== undefined || credentials.accessToken !== undefined;
-    if (presents) {
-      // Too many failed authentications from this address: stop checking secrets for it.
-      const blocked = limits.failuresExhausted(ip);
-      if (blocked) return void refuse(request, reply, tooMany(blocked, 'failed authentications from this address'));
+    // Without credentials the caller is anonymous: nothing to look up (most public reads).
+    if (!clientAuth && request.headers.authorization === undefined && (request.query as { access_token?: unknown } | undefined)?.access_token === undefined) {
+      return limit(request, reply, done);
     }
-    // Without credentials the caller is anonymous: nothing to look up.
-    if (!presents || clientAuth || path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return limit(request, reply, done);
+    const credentials = credentialsOf(request);
+    const ip = request.ip;
+    // Too many failed authentications from this address: stop checking secrets for it.
+    const blocked = limits.failuresExhausted(ip);
+    if (blocked) return void refuse(request, reply, tooMany(blocked, 'failed authentications from this address'));
+    if (clientAuth || path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return limit(request, reply, done);
     auth.authenticator.authenticate(credentials).then(
       (principal) => {
         request.principal = principal;

@@ -39,8 +39,14 @@ export function sameMembers(a: Row, b: Row): boolean {
   return true;
 }
 
+/** Whether presenting under `selection` embeds related items (queries); without, `shape` alone presents a row. */
+export function embedsRelations(selection: FieldSelection | null): selection is FieldSelection {
+  return selection !== null && (selection.relations.size > 0 || (selection.embeds !== undefined && selection.embeds.size > 0));
+}
+
 export function itemHref(baseUrl: string, prefix: string, resource: string, id: Key): string {
-  return `${baseUrl}${prefix}/${resource}/${encodeURIComponent(String(id))}`;
+  // A number needs no escaping (most keys: links are written on every read).
+  return `${baseUrl}${prefix}/${resource}/${typeof id === 'number' ? id : encodeURIComponent(id)}`;
 }
 
 export interface PresentOptions {
@@ -105,7 +111,7 @@ export class Presenter {
   /** Shapes a page of rows and embeds the relations the selection names, batched. */
   async present(reader: StoreReader, resource: ResourceModel, rows: readonly Row[], selection: FieldSelection | null, options: PresentOptions): Promise<Row[]> {
     const shaped = rows.map((r) => this.shape(resource, r, selection, options));
-    if (selection && (selection.relations.size > 0 || (selection.embeds && selection.embeds.size > 0))) {
+    if (embedsRelations(selection)) {
       await this.embed(reader, resource, rows, shaped, selection, options);
     }
     return shaped;

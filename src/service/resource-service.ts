@@ -22,7 +22,7 @@ import { DEFAULT_IDEMPOTENCY, fingerprintOf, IdempotencyKeys, parseIdempotencyKe
 import { itemLinks, relationSegment, type ItemLink, type LinkLevel } from './links.js';
 import { VersionMapper } from './versions.js';
 import { and, fieldColumn, filterCondition, keyColumn, orderValues, queryCondition, readPlan } from './plan.js';
-import { itemHref, Presenter, sameMembers, textTag, versionTag } from './present.js';
+import { embedsRelations, itemHref, Presenter, sameMembers, textTag, versionTag, type PresentOptions } from './present.js';
 import type { CallContext, GlobalSearchResult, ItemResult, ListResult, ParentScope, SearchResult, WriteOptions } from './types.js';
 import { BodyValidator, createAjv, SchemaValidator } from './validate.js';
 import { WriteTx, type Change, type ChangeRecorder } from './changes.js';
@@ -248,10 +248,11 @@ export class ResourceService {
     const row = await this.store.get(resource.name, id);
     const condition = and(access, scope.condition);
     if (!row || (condition.kind !== 'true' && !(await this.visible(this.store, resource, row, condition)))) throw errors.notFound(resource.singular, rawId);
-    const [data] = await this.presenterFor(ctx).present(this.store, resource, [row], selection, { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) });
-    const result = this.itemResult(resource, row, this.versions.outgoing(resource, data as Row, ctx.apiVersion));
+    const presented = this.presentItem(ctx, resource, row, selection);
+    const data = presented instanceof Promise ? await presented : presented;
     // SPEC §4.8: links unless `fields` leaves them out.
-    return !selection || selection.links ? { ...result, links: this.linksOf(ctx, resource, row, 'full') } : result;
+    const links = !selection || selection.links ? this.linksOf(ctx, resource, row, 'full') : undefined;
+    return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links);
   }
 
   /** Whether a fetched row meets a condition (owner rules, nested scope), without another query when trivially true. */
@@ -261,7 +262,21 @@ export class ResourceService {
     return (await reader.count(resource.name, and({ kind: 'in', column: keyColumn(resource), values: [row.id as Key] }, condition))) > 0;
   }
 
-  private itemResult(resource: ResourceModel, row: Row, data: Row): ItemResult {
+  /**
+   * One row as the caller sees it. Embedding related items queries the store under the caller's
+   * read rules; without relations to embed (most reads) the row is shaped at once: no presenter
+   * built, no promise.
+   */
+  private presentItem(ctx: CallContext, resource: ResourceModel, row: Row, selection: FieldSelection | null): Row | Promise<Row> {
+    const options: PresentOptions = { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) };
+    if (!embedsRelations(selection)) return this.presenter.shape(resource, row, selection, options);
+    return this.presenterFor(ctx)
+      .present(this.store, resource, [row], selection, options)
+      .then(([data]) => data as Row);
+  }
+
+  /** An item's result, always of one shape (absent members are undefined): a read's hot path stays monomorphic. */
+  private itemResult(resource: ResourceModel, row: Row, data: Row, links: readonly ItemLink[] | undefined, replayed = false): ItemResult {
     const updatedAt = resource.timestamps.updatedAt ? row[resource.timestamps.updatedAt] : null;
     // The ETag digests the stored row's text; when the item is presented as stored, that text is its body too.
     const text = JSON.stringify(row);
@@ -269,8 +284,10 @@ export class ResourceService {
       id: row.id as Key,
       data,
       etag: textTag(text),
-      ...(sameMembers(row, data) ? { json: text } : {}),
+      json: sameMembers(row, data) ? text : undefined,
       lastModified: typeof updatedAt === 'string' ? new Date(updatedAt) : null,
+      links,
+      replayed,
     };
   }
 
@@ -285,13 +302,11 @@ export class ResourceService {
    * Present one written row the way a GET would: without `fields`, or with the write's
    * selection (relations embedded in batches); a deleted row carries no links.
    */
-  private async written(ctx: CallContext, resource: ResourceModel, row: Row, options: { selection?: FieldSelection | null; links?: boolean } = {}): Promise<ItemResult> {
+  private async written(ctx: CallContext, resource: ResourceModel, row: Row, options: { selection?: FieldSelection | null; links?: boolean; replayed?: boolean } = {}): Promise<ItemResult> {
     const selection = options.selection ?? null;
-    const present = { baseUrl: ctx.baseUrl, prefix: this.prefixOf(ctx) };
-    const data = selection ? ((await this.presenterFor(ctx).present(this.store, resource, [row], selection, present))[0] as Row) : this.presenter.shape(resource, row, null, present);
-    const result = this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion));
-    const links = options.links !== false && (!selection || selection.links);
-    return links ? { ...result, links: this.linksOf(ctx, resource, row, 'full') } : result;
+    const data = await this.presentItem(ctx, resource, row, selection);
+    const links = options.links !== false && (!selection || selection.links) ? this.linksOf(ctx, resource, row, 'full') : undefined;
+    return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links, options.replayed);
   }
 
   // -------------------------------------------------------------------------------------
@@ -391,8 +406,7 @@ export class ResourceService {
       if (once) await this.idempotency.complete(tx, once, { resource: resource.name, row });
       return { row, replayed: false };
     });
-    const result = await this.written(ctx, resource, outcome.row, { selection });
-    return outcome.replayed ? { ...result, replayed: true } : result;
+    return this.written(ctx, resource, outcome.row, { selection, replayed: outcome.replayed });
   }
 
   private validator(resource: ResourceModel): BodyValidator {

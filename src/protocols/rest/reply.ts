@@ -174,11 +174,13 @@ export function formatOf(request: FastifyRequest): ResponseFormat {
 
 /** The suffix of an item ETag for this representation ('' for the default JSON one). */
 function variantOf(request: FastifyRequest, format: ResponseFormat): string {
+  const hints = hintsOf(request);
+  const q = request.url.indexOf('?');
+  // The default representation (most reads): JSON of the current version, no query.
+  if (format.kind === 'json' && !hints?.previous && q === -1) return '';
   const parts: string[] = [];
   if (format.kind !== 'json') parts.push(format.kind);
-  const hints = hintsOf(request);
   if (hints?.previous) parts.push(`v${hints.version}`);
-  const q = request.url.indexOf('?');
   const fields = q === -1 || !request.url.includes('fields=', q) ? null : new URLSearchParams(request.url.slice(q + 1)).get('fields');
   if (fields) parts.push(`f${digestOf(fields).slice(0, 8)}`);
   return parts.join('.');

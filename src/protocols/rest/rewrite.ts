@@ -5,7 +5,7 @@
  * previous version) and `/clients` (unversioned) are routed as `/v1/clients` and carry
  * their version in the hints the handlers read. Fastify's `rewriteUrl` runs this.
  */
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { CarteError } from '../../errors.js';
 import type { JsonpConfig } from '../../config/config.js';
@@ -31,6 +31,14 @@ type HintedMessage = IncomingMessage & { [HINTS]?: RestHints };
 
 export function hintsOf(request: FastifyRequest | IncomingMessage): RestHints | undefined {
   return ('raw' in request ? (request.raw as HintedMessage) : (request as HintedMessage))[HINTS];
+}
+
+/**
+ * Node's request message with the hints' slot from birth (`http.createServer`'s
+ * `IncomingMessage` option): setting the hints then changes no object's shape, on every request.
+ */
+export class HintedIncomingMessage extends IncomingMessage {
+  [HINTS]: RestHints | undefined = undefined;
 }
 
 function setHints(req: IncomingMessage, value: RestHints): void {

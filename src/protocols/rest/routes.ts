@@ -81,8 +81,8 @@ const ALL: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DEL
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 export function contextOf(request: FastifyRequest, options: RestOptions): CallContext {
-  const version = hintsOf(request)?.version;
-  return { principal: request.principal ?? ANONYMOUS, baseUrl: baseUrlOf(request, options.publicUrl), requestId: request.id, ...(version !== undefined ? { apiVersion: version } : {}) };
+  // One shape whether or not a version was named: every read builds one.
+  return { principal: request.principal ?? ANONYMOUS, baseUrl: baseUrlOf(request, options.publicUrl), requestId: request.id, apiVersion: hintsOf(request)?.version };
 }
 
 /** `Idempotency-Key` of a POST (SPEC §4.7), if any. */
@@ -209,10 +209,14 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
       GET: {
         info: info('get', 'get'),
         handler: async (request, reply) => {
-          const fields = new URLSearchParams(rawQuery(request.url)).get('fields') ?? undefined;
-          const load = () => service.get(ctx(request), resource.name, idOf(request), { ...(fields ? { fields } : {}), parent: parentOf(request) });
+          const fields = request.url.includes('?') ? (new URLSearchParams(rawQuery(request.url)).get('fields') ?? undefined) : undefined;
+          const read = { fields, parent: parentOf(request) };
           // SPEC §7 long polling: `Prefer: wait` + `If-None-Match` holds until the item changes.
-          const item = await holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, load);
+          // Without `If-None-Match` nothing can be held: the common read goes straight to the service.
+          const item =
+            request.headers['if-none-match'] === undefined
+              ? await service.get(ctx(request), resource.name, idOf(request), read)
+              : await holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, () => service.get(ctx(request), resource.name, idOf(request), read));
           return sendItem(request, reply, 200, item);
         },
       },
