@@ -91,10 +91,15 @@ function tooMany(state: RateState, what: string): CarteError {
   });
 }
 
+/** `?access_token=` (RFC 6750 §2.3), where a query string can carry it. */
+function queryAccessToken(request: FastifyRequest): string | string[] | undefined {
+  const query = request.query as Record<string, string | string[] | undefined> | undefined;
+  return query && typeof query === 'object' ? query.access_token : undefined;
+}
+
 /** The credentials a request carries, and whether its kind may put the token in the query (RFC 6750 §2.3). */
 export function credentialsOf(request: FastifyRequest): Credentials {
-  const query = request.query as Record<string, string | string[] | undefined> | undefined;
-  const accessToken = query && typeof query === 'object' ? query.access_token : undefined;
+  const accessToken = queryAccessToken(request);
   const upgrade = String(request.headers.upgrade ?? '').toLowerCase() === 'websocket';
   const eventStream = String(request.headers.accept ?? '').includes('text/event-stream');
   // A `.jsonp` request is rewritten before routing, its access_token copied to Authorization
@@ -148,7 +153,7 @@ export function installHttpGuard(app: FastifyInstance, options: GuardOptions): v
     if (OPEN.has(path)) return done();
     const clientAuth = CLIENT_AUTH.has(path);
     // Without credentials the caller is anonymous: nothing to look up (most public reads).
-    if (!clientAuth && request.headers.authorization === undefined && (request.query as { access_token?: unknown } | undefined)?.access_token === undefined) {
+    if (!clientAuth && request.headers.authorization === undefined && queryAccessToken(request) === undefined) {
       return limit(request, reply, done);
     }
     const credentials = credentialsOf(request);

@@ -210,13 +210,10 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
         info: info('get', 'get'),
         handler: async (request, reply) => {
           const fields = request.url.includes('?') ? (new URLSearchParams(rawQuery(request.url)).get('fields') ?? undefined) : undefined;
-          const read = { fields, parent: parentOf(request) };
+          const get = () => service.get(ctx(request), resource.name, idOf(request), { fields, parent: parentOf(request) });
           // SPEC §7 long polling: `Prefer: wait` + `If-None-Match` holds until the item changes.
           // Without `If-None-Match` nothing can be held: the common read goes straight to the service.
-          const item =
-            request.headers['if-none-match'] === undefined
-              ? await service.get(ctx(request), resource.name, idOf(request), read)
-              : await holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, () => service.get(ctx(request), resource.name, idOf(request), read));
+          const item = request.headers['if-none-match'] === undefined ? await get() : await holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, get);
           return sendItem(request, reply, 200, item);
         },
       },
