@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { RequestHistogram } from '../src/metrics/metrics.js';
 import { connectWs, spawnServe, waitUntil } from './events-helpers.js';
 import { startServer, type TestServer } from './helpers.js';
 
@@ -81,6 +82,39 @@ describe('probes', () => {
       store.ping = ping;
     }
     assert.equal((await t.request('GET', '/ready', { anonymous: true })).status, 200);
+  });
+});
+
+describe('the request histogram', () => {
+  test('buckets are cumulative upper bounds (a value on a bound counts in it), with +Inf, sum and count per label set', () => {
+    const h = new RequestHistogram();
+    h.observe('GET', '/v1/orders/:id', 200, 0.005);
+    h.observe('GET', '/v1/orders/:id', 200, 0.02);
+    h.observe('GET', '/v1/orders/:id', 200, 500);
+    h.observe('POST', '/v1/orders', 201, 0.25);
+    const lines = h.text().split('\n');
+    const bounds = ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '120'];
+    const get = 'method="GET",route="/v1/orders/:id",status="200"';
+    const post = 'method="POST",route="/v1/orders",status="201"';
+    const series = (labels: string, counts: number[], sum: number, count: number) => [
+      ...bounds.map((le, i) => `carte_http_request_duration_seconds_bucket{${labels},le="${le}"} ${counts[i]}`),
+      `carte_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${count}`,
+      `carte_http_request_duration_seconds_sum{${labels}} ${sum}`,
+      `carte_http_request_duration_seconds_count{${labels}} ${count}`,
+    ];
+    assert.deepEqual(lines, [
+      `# HELP carte_http_request_duration_seconds ${RequestHistogram.HELP}`,
+      '# TYPE carte_http_request_duration_seconds histogram',
+      ...series(get, [1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], 0.005 + 0.02 + 500, 3),
+      ...series(post, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1], 0.25, 1),
+      '',
+    ]);
+  });
+
+  test('label values are escaped as the exposition format says', () => {
+    const h = new RequestHistogram();
+    h.observe('GET', '/odd/"quoted"\\path\nline', 404, 0.001);
+    assert.ok(h.text().includes('_count{method="GET",route="/odd/\\"quoted\\"\\\\path\\nline",status="404"} 1\n'));
   });
 });
 
