@@ -127,7 +127,7 @@ describe('BOLA: another principal’s row does not exist for you', () => {
   test('the service itself: every front end gets the same answers', async () => {
     const svc = t.server.service;
     const ctx = (subject: string): CallContext => ({ principal: { subject, scopes: [], kind: 'token' }, baseUrl: t.url });
-    await assert.rejects(svc.get(ctx('bob'), 'notes', aliceNote), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
+    await assert.rejects(async () => svc.get(ctx('bob'), 'notes', aliceNote), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
     await assert.rejects(svc.update(ctx('bob'), 'notes', aliceNote, { title: 'x' }), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
     await assert.rejects(svc.delete(ctx('bob'), 'notes', aliceNote), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
     await assert.rejects(svc.list(ctx('bob'), 'comments', {}, { resource: 'notes', id: aliceNote, relation: 'comments' }), (e: unknown) => e instanceof CarteError && e.code === 'not_found');

@@ -4,7 +4,7 @@
  * event without its change) and handed over again once the transaction has committed
  * (fan-out to subscribers). The recorder is the seam the events room plugs into.
  */
-import type { Condition, IdempotencyClaim, IdempotencyRecord, Key, NewEvent, ReadPlan, ReadResult, Row, SearchTarget, StoredEvent, StoreWriter, Suggestion, WordHit } from '../store/store.js';
+import type { Condition, IdempotencyClaim, IdempotencyRecord, Key, MaybePromise, NewEvent, ReadPlan, ReadResult, Row, SearchTarget, StoredEvent, StoreWriter, Suggestion, WordHit } from '../store/store.js';
 import type { NewDelivery } from '../store/webhook-store.js';
 import type { CallContext } from './types.js';
 
@@ -36,7 +36,7 @@ export class WriteTx implements StoreWriter {
     readonly ctx: CallContext,
   ) {}
 
-  get(resource: string, id: Key): Promise<Row | undefined> {
+  get(resource: string, id: Key): MaybePromise<Row | undefined> {
     return this.inner.get(resource, id);
   }
   read(plan: ReadPlan): Promise<ReadResult> {

@@ -15,7 +15,7 @@ import { parseFilters } from '../query/parse-filter.js';
 import { foldText } from '../query/text.js';
 import { DEFAULT_QUERY_LIMITS, type FieldSelection, type ListQuery, type QueryInput, type QueryLimits, type RawFilter, type SelectionItemInput } from '../query/types.js';
 import type { ActionModel, ApiModel, FieldModel, Json, JsonObject, ResourceModel } from '../schema/types.js';
-import { StoreConflictError, StoreValueError, type Condition, type Key, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
+import { StoreConflictError, StoreValueError, type Condition, type Key, type MaybePromise, type Row, type Store, type StoreReader, type StoreWriter } from '../store/store.js';
 import { BlobInterruptedError, BlobMissingError, BlobTooLargeError, type BlobStore } from '../store/blob-store.js';
 import { acceptsMediaType, blobContent, isBlobMeta, mediaTypeOf, orphanedBlobs, type BlobContent, type BlobMeta, type BlobUpload } from './blobs.js';
 import { DEFAULT_IDEMPOTENCY, fingerprintOf, IdempotencyKeys, parseIdempotencyKey, type IdempotencyOptions, type IdempotencyScope } from './idempotency.js';
@@ -238,22 +238,48 @@ export class ResourceService {
     };
   }
 
-  async get(ctx: CallContext, resourceName: string, rawId: unknown, options: { fields?: string; selection?: readonly SelectionItemInput[]; parent?: ParentScope } = {}): Promise<ItemResult> {
-    const resource = this.resource(resourceName);
-    const selection = this.selectionOf(ctx, resource, options);
-    const access = this.readCondition(ctx, resource);
-    // Reads are the hot path: no promise to wait for where there is nothing to ask the store.
-    const scope = options.parent ? await this.parentCondition(ctx, this.store, resource, options.parent) : NO_PARENT;
-    const id = this.requireKey(resource, rawId);
-    const row = await this.store.get(resource.name, id);
-    const condition = and(access, scope.condition);
-    if (!row || (condition.kind !== 'true' && !(await this.visible(this.store, resource, row, condition)))) throw errors.notFound(resource.singular, rawId);
-    const presented = this.presentItem(ctx, resource, row, selection);
-    const data = presented instanceof Promise ? await presented : presented;
+  /**
+   * One item. Reads are the hot path: when nothing has to be waited for (no parent to check, a
+   * store that answers at once as SQLite does, no row-level condition, no relation to embed),
+   * the item is made and returned without a promise; each `await` costs a microtask and a
+   * resumed frame. Errors are always a rejected promise, never thrown.
+   */
+  get(ctx: CallContext, resourceName: string, rawId: unknown, options: { fields?: string; selection?: readonly SelectionItemInput[]; parent?: ParentScope } = {}): MaybePromise<ItemResult> {
+    try {
+      const resource = this.resource(resourceName);
+      const selection = this.selectionOf(ctx, resource, options);
+      const access = this.readCondition(ctx, resource);
+      if (options.parent) return this.getInScope(ctx, resource, rawId, selection, access, options.parent);
+      const row = this.store.get(resource.name, this.requireKey(resource, rawId));
+      return row instanceof Promise ? row.then((found) => this.itemOf(ctx, resource, rawId, found, access, selection)) : this.itemOf(ctx, resource, rawId, row, access, selection);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** An item under a parent (`/v1/restaurants/1/reviews/7`): the parent is checked first. */
+  private async getInScope(ctx: CallContext, resource: ResourceModel, rawId: unknown, selection: FieldSelection | null, access: Condition, parent: ParentScope): Promise<ItemResult> {
+    const scope = await this.parentCondition(ctx, this.store, resource, parent);
+    const row = await this.store.get(resource.name, this.requireKey(resource, rawId));
+    return this.itemOf(ctx, resource, rawId, row, and(access, scope.condition), selection);
+  }
+
+  /** The item a read found, shaped for the caller; none, or one the caller may not see, is a 404. */
+  private itemOf(ctx: CallContext, resource: ResourceModel, rawId: unknown, row: Row | undefined, condition: Condition, selection: FieldSelection | null): MaybePromise<ItemResult> {
+    if (!row) throw errors.notFound(resource.singular, rawId);
+    if (condition.kind !== 'true') {
+      return this.visible(this.store, resource, row, condition).then((seen) => {
+        if (!seen) throw errors.notFound(resource.singular, rawId);
+        return this.itemOf(ctx, resource, rawId, row, NO_PARENT.condition, selection);
+      });
+    }
+    const data = this.presentItem(ctx, resource, row, selection);
     // SPEC §4.8: links unless `fields` leaves them out.
     const links = !selection || selection.links ? this.linksOf(ctx, resource, row, 'full') : undefined;
+    if (data instanceof Promise) return data.then((shaped) => this.itemResult(resource, row, this.versions.outgoing(resource, shaped, ctx.apiVersion), links));
     return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links);
   }
+
 
   /** Whether a fetched row meets a condition (owner rules, nested scope), without another query when trivially true. */
   private async visible(reader: StoreReader, resource: ResourceModel, row: Row, condition: Condition): Promise<boolean> {

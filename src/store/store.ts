@@ -117,8 +117,12 @@ export interface IdempotencyClaim {
   readonly expiresAt: Date;
 }
 
+/** A value, or a promise of it: what a store that may answer at once (SQLite) returns on the hot path. */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface StoreReader {
-  get(resource: string, id: Key): Promise<Row | undefined>;
+  /** The row, at once where the store can (SQLite), else a promise (PostgreSQL). */
+  get(resource: string, id: Key): MaybePromise<Row | undefined>;
   /** The live (unexpired) record of an idempotency key, if any. */
   idempotencyRecord(scope: string, key: string, now: Date): Promise<IdempotencyRecord | undefined>;
   read(plan: ReadPlan): Promise<ReadResult>;

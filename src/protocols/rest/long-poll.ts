@@ -9,6 +9,7 @@ import type { EventHub } from '../../events/hub.js';
 import { itemKey, type Waiter } from '../../events/waiters.js';
 import type { ResourceService } from '../../service/resource-service.js';
 import type { ItemResult } from '../../service/types.js';
+import type { MaybePromise } from '../../store/store.js';
 import { parsePrefer } from './negotiate.js';
 import { noneMatch } from './reply.js';
 
@@ -55,7 +56,7 @@ export interface ItemPoll {
  * otherwise the first version whose ETag differs, or — when the wait ends — the current
  * one (which the caller's conditional reply turns into a 304).
  */
-export async function holdItemGet(poll: ItemPoll, load: () => Promise<ItemResult>): Promise<ItemResult> {
+export async function holdItemGet(poll: ItemPoll, load: () => MaybePromise<ItemResult>): Promise<ItemResult> {
   const { request, reply, hub } = poll;
   if (!hub || request.headers['if-none-match'] === undefined) return load();
   const waitMs = preferredWait(request, reply, hub);

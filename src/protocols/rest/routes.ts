@@ -78,7 +78,8 @@ const PRODUCES: Record<RouteKind, RouteMeta['produces']> = {
 
 const ALL: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
-type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+/** Async, or (a hot read) sending at once and returning nothing: Fastify then waits for no promise. */
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown> | undefined;
 
 export function contextOf(request: FastifyRequest, options: RestOptions): CallContext {
   // One shape whether or not a version was named: every read builds one.
@@ -208,13 +209,16 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
     const itemHandlers: Parameters<typeof path>[1] = {
       GET: {
         info: info('get', 'get'),
-        handler: async (request, reply) => {
+        // Not async: an item the service has at once (SQLite) is sent without a promise.
+        handler: (request, reply) => {
           const fields = request.url.includes('?') ? (new URLSearchParams(rawQuery(request.url)).get('fields') ?? undefined) : undefined;
           const get = () => service.get(ctx(request), resource.name, idOf(request), { fields, parent: parentOf(request) });
           // SPEC §7 long polling: `Prefer: wait` + `If-None-Match` holds until the item changes.
           // Without `If-None-Match` nothing can be held: the common read goes straight to the service.
-          const item = request.headers['if-none-match'] === undefined ? await get() : await holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, get);
-          return sendItem(request, reply, 200, item);
+          const item = request.headers['if-none-match'] === undefined ? get() : holdItemGet({ request, reply, hub: options.events, service, resource: resource.name, id: idOf(request) }, get);
+          if (item instanceof Promise) return item.then((found) => void sendItem(request, reply, 200, found));
+          sendItem(request, reply, 200, item);
+          return undefined;
         },
       },
       PUT: {

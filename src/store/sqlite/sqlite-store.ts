@@ -187,7 +187,7 @@ class SqliteSession implements StoreWriter {
     return (field: string, pattern: string, params: unknown[]) => codec.search.patternSql(field, pattern, params);
   }
 
-  async get(resource: string, id: Key): Promise<Row | undefined> {
+  get(resource: string, id: Key): Row | undefined {
     const codec = this.codec(resource);
     const raw = this.prepare(codec.byIdSql).get(id) as Record<string, unknown> | undefined;
     return raw ? codec.decode(raw) : undefined;
@@ -646,7 +646,7 @@ export class SqliteStore implements Store {
     for (const d of done) d.entry.resolve(d.result);
   }
 
-  get(resource: string, id: Key): Promise<Row | undefined> {
+  get(resource: string, id: Key): Row | undefined {
     return this.readSession.get(resource, id);
   }
   read(plan: ReadPlan): Promise<ReadResult> {
