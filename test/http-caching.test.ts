@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ApiSpec } from '../src/schema/types.js';
+import { sameMembers } from '../src/service/present.js';
 import { startHttpServer, type HttpServer } from './http-helpers.js';
 
 let t: HttpServer;
@@ -21,6 +22,19 @@ async function newOrder(): Promise<{ id: number; etag: string; lastModified: str
   assert.equal(res.status, 201);
   return { id: (res.body as { id: number }).id, etag: res.headers.get('etag') as string, lastModified: res.headers.get('last-modified') as string };
 }
+
+describe('an item presented as stored reuses the stored text (sameMembers)', () => {
+  test('only the same members, in the same order, with the same values, count as the same', () => {
+    const row = { id: 1, name: 'a', tags: null };
+    assert.equal(sameMembers(row, row), true);
+    assert.equal(sameMembers(row, { id: 1, name: 'a', tags: null }), true);
+    assert.equal(sameMembers(row, { id: 1, tags: null, name: 'a' }), false, 'another order is another JSON text');
+    assert.equal(sameMembers(row, { id: 1, name: 'a' }), false, 'a member fewer');
+    assert.equal(sameMembers(row, { id: 1, name: 'a', tags: null, more: 0 }), false, 'a member more');
+    assert.equal(sameMembers(row, { id: 1, name: 'b', tags: null }), false, 'another value');
+    assert.equal(sameMembers({ id: 1, name: 'a' }, row), false, 'the row has a member fewer');
+  });
+});
 
 describe('conditional GET and HEAD', () => {
   test('an item has a strong ETag and Last-Modified; If-None-Match answers 304, also for HEAD and weak tags', async () => {
