@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ANONYMOUS } from '../src/auth/principal.js';
+import { evaluateRule } from '../src/auth/rules.js';
+import { CarteError } from '../src/errors.js';
 import type { ApiSpec } from '../src/schema/types.js';
 import { buildModel, formatPath, SchemaError } from '../src/schema/validate.js';
 import { startServer, type TestServer } from './helpers.js';
@@ -101,6 +104,25 @@ describe('rules', () => {
       'resources.items.access.read: expected public, authenticated, none, scope, scope:<name> or owner:<field>',
     ]);
     assert.deepEqual(problems({ api: { name: 'X' }, resources: { items: { fields: { a: { type: 'string' } } } }, actions: { ping: { access: 'scope' } } }), ['actions.ping.access: expected public, authenticated, none or scope:<name>']);
+  });
+});
+
+describe('a refusal', () => {
+  test('says why when asked, once: the error is made when read, not when the rule is evaluated', () => {
+    const decision = evaluateRule('authenticated', ANONYMOUS, 'drafts', null, 'update');
+    assert.equal(decision.allowed, false);
+    assert.ok(!decision.allowed);
+    assert.equal(Object.getOwnPropertyDescriptor(decision, 'error'), undefined, 'no error is held before it is asked for');
+    const error = decision.error;
+    assert.ok(error instanceof CarteError);
+    assert.equal(error.code, 'no_credentials');
+    assert.equal(error.status, 401);
+    assert.deepEqual(error.headers, { 'WWW-Authenticate': 'Bearer realm="carte"' });
+    assert.equal(decision.error, error, 'the same error each time it is read');
+    const scoped = evaluateRule('scope:finance', { kind: 'token', subject: 'ann', scopes: ['other'] }, 'ledgers', null, 'read');
+    assert.ok(!scoped.allowed);
+    assert.equal(scoped.error.code, 'insufficient_scope');
+    assert.equal(scoped.error.status, 403);
   });
 });
 
