@@ -8,12 +8,19 @@ import { parseFields, resolveSelection } from './parse-fields.js';
 import { parseFilters } from './parse-filter.js';
 import { parseRange } from './parse-range.js';
 import { parseSort } from './parse-sort.js';
-import type { FilterTerm, ListQuery, PatternTerm, QueryInput, QueryLimits } from './types.js';
+import type { FieldSelection, FilterTerm, ListQuery, PatternTerm, QueryInput, QueryLimits } from './types.js';
 
 export interface ParseOptions {
   /** Search endpoints: `search: true` fields take `*` patterns (SPEC §4.6). */
   readonly search?: boolean;
   readonly limits: QueryLimits;
+}
+
+/** The members a read returns (`fields=` notation or a structured selection), or null for all. */
+export function parseSelection(api: ApiModel, resource: ResourceModel, input: Pick<QueryInput, 'fields' | 'selection'>, limits: QueryLimits): FieldSelection | null {
+  const notation = input.fields !== undefined && input.fields !== '';
+  if (notation && input.selection !== undefined) throw errors.invalidRequest('Give fields or a selection, not both.');
+  return input.selection !== undefined ? resolveSelection(api, resource, input.selection, limits) : notation ? parseFields(api, resource, input.fields as string, limits) : null;
 }
 
 export function parseListQuery(api: ApiModel, resource: ResourceModel, input: QueryInput, options: ParseOptions): ListQuery {
@@ -31,9 +38,7 @@ export function parseListQuery(api: ApiModel, resource: ResourceModel, input: Qu
   }
   const sort = parseSort(resource, input.sort, input.desc, limits);
   const page = parseRange(resource, input, sort, options.search ? 'search' : resource.singular);
-  const notation = input.fields !== undefined && input.fields !== '';
-  if (notation && input.selection !== undefined) throw errors.invalidRequest('Give fields or a selection, not both.');
-  const fields = input.selection !== undefined ? resolveSelection(api, resource, input.selection, limits) : notation ? parseFields(api, resource, input.fields as string, limits) : null;
+  const fields = parseSelection(api, resource, input, limits);
   // Deep paging by cursor stays constant-time: it counts only when asked to (Prefer: count=exact).
   const count = input.count ?? (page.kind === 'cursor' ? 'none' : 'exact');
   return { filters, patterns, sort, page, fields, count };

@@ -9,7 +9,7 @@ import { evaluateRule, rowMeets, type Operation } from '../auth/rules.js';
 import { principalKey } from '../auth/principal.js';
 import { CarteError, errors, type FieldError } from '../errors.js';
 import { encodeCursor } from '../query/cursor.js';
-import { parseListQuery } from '../query/parse.js';
+import { parseListQuery, parseSelection } from '../query/parse.js';
 import { acceptRange, parseRange } from '../query/parse-range.js';
 import { parseFilters } from '../query/parse-filter.js';
 import { foldText } from '../query/text.js';
@@ -321,7 +321,8 @@ export class ResourceService {
   private selectionOf(ctx: CallContext, resource: ResourceModel, options: { fields?: string; selection?: readonly SelectionItemInput[] }): FieldSelection | null {
     if (!options.fields && options.selection === undefined) return null;
     const input = { ...(options.fields ? { fields: options.fields } : {}), ...(options.selection ? { selection: options.selection } : {}) };
-    return this.parseQuery(resource, this.versions.query(resource, input, ctx.apiVersion)).fields;
+    // Only the selection: not a whole list query (filters, sort and range with their defaults) per read.
+    return parseSelection(this.api, resource, this.versions.query(resource, input, ctx.apiVersion), this.limits);
   }
 
   /**
