@@ -127,7 +127,13 @@ describe('BOLA: another principal’s row does not exist for you', () => {
   test('the service itself: every front end gets the same answers', async () => {
     const svc = t.server.service;
     const ctx = (subject: string): CallContext => ({ principal: { subject, scopes: [], kind: 'token' }, baseUrl: t.url });
-    await assert.rejects(async () => svc.get(ctx('bob'), 'notes', aliceNote), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
+    // A read may answer at once (SQLite), but never throws: a row you cannot see is a rejected promise.
+    const hidden = svc.get(ctx('bob'), 'notes', aliceNote);
+    assert.ok(hidden instanceof Promise);
+    await assert.rejects(hidden, (e: unknown) => e instanceof CarteError && e.code === 'not_found');
+    const missing = svc.get(ctx('bob'), 'notes', 987654);
+    assert.ok(missing instanceof Promise);
+    await assert.rejects(missing, (e: unknown) => e instanceof CarteError && e.code === 'not_found');
     await assert.rejects(svc.update(ctx('bob'), 'notes', aliceNote, { title: 'x' }), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
     await assert.rejects(svc.delete(ctx('bob'), 'notes', aliceNote), (e: unknown) => e instanceof CarteError && e.code === 'not_found');
     await assert.rejects(svc.list(ctx('bob'), 'comments', {}, { resource: 'notes', id: aliceNote, relation: 'comments' }), (e: unknown) => e instanceof CarteError && e.code === 'not_found');

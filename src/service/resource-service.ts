@@ -270,7 +270,7 @@ export class ResourceService {
     if (condition.kind !== 'true') {
       return this.visible(this.store, resource, row, condition).then((seen) => {
         if (!seen) throw errors.notFound(resource.singular, rawId);
-        return this.itemOf(ctx, resource, rawId, row, NO_PARENT.condition, selection);
+        return this.itemOf(ctx, resource, rawId, row, NO_PARENT.condition, selection); // seen: no condition is left
       });
     }
     const data = this.presentItem(ctx, resource, row, selection);
@@ -279,7 +279,6 @@ export class ResourceService {
     if (data instanceof Promise) return data.then((shaped) => this.itemResult(resource, row, this.versions.outgoing(resource, shaped, ctx.apiVersion), links));
     return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links);
   }
-
 
   /** Whether a fetched row meets a condition (owner rules, nested scope), without another query when trivially true. */
   private async visible(reader: StoreReader, resource: ResourceModel, row: Row, condition: Condition): Promise<boolean> {
