@@ -273,11 +273,16 @@ export class ResourceService {
         return this.itemOf(ctx, resource, rawId, row, NO_PARENT.condition, selection); // seen: no condition is left
       });
     }
-    const data = this.presentItem(ctx, resource, row, selection);
     // SPEC §4.8: links unless `fields` leaves them out.
-    const links = !selection || selection.links ? this.linksOf(ctx, resource, row, 'full') : undefined;
-    if (data instanceof Promise) return data.then((shaped) => this.itemResult(resource, row, this.versions.outgoing(resource, shaped, ctx.apiVersion), links));
-    return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links);
+    return this.presentedItem(ctx, resource, row, selection, !selection || selection.links);
+  }
+
+  /** A row as the caller's item: presented, in the caller's version, with its links when asked; at once unless relations are embedded. */
+  private presentedItem(ctx: CallContext, resource: ResourceModel, row: Row, selection: FieldSelection | null, withLinks: boolean, replayed = false): MaybePromise<ItemResult> {
+    const data = this.presentItem(ctx, resource, row, selection);
+    const links = withLinks ? this.linksOf(ctx, resource, row, 'full') : undefined;
+    if (data instanceof Promise) return data.then((shaped) => this.itemResult(resource, row, this.versions.outgoing(resource, shaped, ctx.apiVersion), links, replayed));
+    return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links, replayed);
   }
 
   /** Whether a fetched row meets a condition (owner rules, nested scope), without another query when trivially true. */
@@ -330,9 +335,7 @@ export class ResourceService {
    */
   private async written(ctx: CallContext, resource: ResourceModel, row: Row, options: { selection?: FieldSelection | null; links?: boolean; replayed?: boolean } = {}): Promise<ItemResult> {
     const selection = options.selection ?? null;
-    const data = await this.presentItem(ctx, resource, row, selection);
-    const links = options.links !== false && (!selection || selection.links) ? this.linksOf(ctx, resource, row, 'full') : undefined;
-    return this.itemResult(resource, row, this.versions.outgoing(resource, data, ctx.apiVersion), links, options.replayed);
+    return this.presentedItem(ctx, resource, row, selection, options.links !== false && (!selection || selection.links), options.replayed);
   }
 
   // -------------------------------------------------------------------------------------
