@@ -8,7 +8,7 @@ import { demoSchema } from '../src/demo/schema.js';
 import { loadSchemaObject } from '../src/schema/load.js';
 import { compileRead as compilePostgres } from '../src/store/postgres/postgres-compiler.js';
 import { PostgresSearchIndex } from '../src/store/postgres/postgres-search.js';
-import { compileRead as compileSqlite } from '../src/store/sqlite/sqlite-compiler.js';
+import { compileRead as compileSqlite, limitLiteral } from '../src/store/sqlite/sqlite-compiler.js';
 import { SqliteSearchIndex } from '../src/store/sqlite/sqlite-search.js';
 import type { ColumnRef, ReadPlan } from '../src/store/store.js';
 
@@ -76,8 +76,8 @@ describe('SQL shape: sqlite', () => {
   test('filters, sort with the key last, offset paging, count', () => {
     const c = compile(filtered);
     assert.deepEqual(c.select, {
-      sql: 'SELECT * FROM "restaurants" WHERE ("type" IN (?, ?) AND "rating" >= ?) ORDER BY "rating" DESC NULLS LAST, "id" ASC NULLS FIRST LIMIT ? OFFSET ?',
-      params: ['chinese', 'japanese', 4, 10, 20],
+      sql: 'SELECT * FROM "restaurants" WHERE ("type" IN (?, ?) AND "rating" >= ?) ORDER BY "rating" DESC NULLS LAST, "id" ASC NULLS FIRST LIMIT 10 OFFSET ?',
+      params: ['chinese', 'japanese', 4, 20],
     });
     assert.deepEqual(c.count, { sql: 'SELECT count(*) AS n FROM "restaurants" WHERE ("type" IN (?, ?) AND "rating" >= ?)', params: ['chinese', 'japanese', 4] });
   });
@@ -85,8 +85,8 @@ describe('SQL shape: sqlite', () => {
   test('keyset cursor over a mixed-direction order', () => {
     assert.deepEqual(compile(keyset), {
       select: {
-        sql: 'SELECT * FROM "restaurants" WHERE ("name" > ? OR ("name" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "name" ASC NULLS FIRST, "id" DESC NULLS LAST LIMIT ? OFFSET ?',
-        params: ['Napoli', 'Napoli', 12, 25, 0],
+        sql: 'SELECT * FROM "restaurants" WHERE ("name" > ? OR ("name" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "name" ASC NULLS FIRST, "id" DESC NULLS LAST LIMIT 25 OFFSET ?',
+        params: ['Napoli', 'Napoli', 12, 0],
       },
       count: null,
     });
@@ -96,9 +96,15 @@ describe('SQL shape: sqlite', () => {
     assert.deepEqual(compile(searched).select, {
       sql:
         'SELECT * FROM "restaurants" WHERE ("rowid" IN (SELECT rowid FROM "restaurants__search" WHERE "name" GLOB ?) AND json_extract("address", \'$."city"\') = ? ' +
-        'AND EXISTS (SELECT 1 FROM json_each("days") WHERE value IN (?))) ORDER BY "id" ASC NULLS FIRST LIMIT ? OFFSET ?',
-      params: ['*pekin*', 'Paris', 'sunday', 50, 0],
+        'AND EXISTS (SELECT 1 FROM json_each("days") WHERE value IN (?))) ORDER BY "id" ASC NULLS FIRST LIMIT 50 OFFSET ?',
+      params: ['*pekin*', 'Paris', 'sunday', 0],
     });
+  });
+
+  test('the page size is written into the SQL (a bound LIMIT is compiled again on every run), only as a whole number', () => {
+    assert.equal(limitLiteral(26), '26');
+    assert.equal(limitLiteral(0), '0');
+    for (const bad of [2.5, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) assert.throws(() => limitLiteral(bad), /a page size must be a whole number/);
   });
 
   test('partitioned read for batched embedding', () => {
@@ -138,6 +144,12 @@ describe('SQL shape: postgres', () => {
         'ORDER BY "id" ASC LIMIT $4 OFFSET $5',
       params: ['%pekin%', 'Paris', ['sunday'], 50, 0],
     });
+  });
+
+  test('the page size is written into the SQL (a bound LIMIT is compiled again on every run), only as a whole number', () => {
+    assert.equal(limitLiteral(26), '26');
+    assert.equal(limitLiteral(0), '0');
+    for (const bad of [2.5, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) assert.throws(() => limitLiteral(bad), /a page size must be a whole number/);
   });
 
   test('partitioned read for batched embedding', () => {

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { decodeEvent, onItem, type RawEvent } from '../event-log.js';
 import type { EventReadPlan, EventReadResult, EventSelector, NewEvent, StoredEvent } from '../store.js';
-import { compileCondition } from './sqlite-compiler.js';
+import { compileCondition, limitLiteral } from './sqlite-compiler.js';
 
 const EVENTS = '"_carte_events"';
 const HORIZON = '"_carte_event_horizon"';
@@ -82,7 +82,7 @@ export function readEvents(prepare: Prepare, plan: EventReadPlan): EventReadResu
   const params: unknown[] = [plan.after];
   const where = `"seq" > ? AND ${selectionSql(plan.selectors, params)}`;
   if (plan.selectors.length === 0) return { events: [], total: plan.count ? 0 : null, head, horizon };
-  const raws = prepare(`SELECT * FROM ${EVENTS} WHERE ${where} ORDER BY "seq" LIMIT ? OFFSET ?`).all(...params, plan.limit, plan.offset) as RawEvent[];
+  const raws = prepare(`SELECT * FROM ${EVENTS} WHERE ${where} ORDER BY "seq" LIMIT ${limitLiteral(plan.limit)} OFFSET ?`).all(...params, plan.offset) as RawEvent[];
   const events = raws.map(decodeEvent);
   let total: number | null = null;
   if (plan.count) {

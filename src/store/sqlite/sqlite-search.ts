@@ -13,7 +13,7 @@ import type Database from 'better-sqlite3';
 import type { ResourceModel } from '../../schema/types.js';
 import { editDistanceAtMost, foldText, trigramsOf, wordsOf } from '../../query/text.js';
 import type { Suggestion } from '../store.js';
-import { quote, tableName } from './sqlite-compiler.js';
+import { limitLiteral, quote, tableName } from './sqlite-compiler.js';
 
 export interface SearchTables {
   readonly patterns: string;
@@ -85,7 +85,7 @@ export class SqliteSearchIndex {
 
   /** The rowids whose field matches the pattern, or null when there are more than `cap`. */
   matchRowids(all: All, field: string, pattern: string, cap: number): number[] | null {
-    const rows = all(`SELECT rowid AS r FROM ${quote(this.names.patterns)} WHERE ${quote(field)} GLOB ? LIMIT ?`, [globPattern(pattern), cap + 1]);
+    const rows = all(`SELECT rowid AS r FROM ${quote(this.names.patterns)} WHERE ${quote(field)} GLOB ? LIMIT ${limitLiteral(cap + 1)}`, [globPattern(pattern)]);
     return rows.length > cap ? null : rows.map((r) => r.r as number);
   }
 
