@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ApiSpec } from '../src/schema/types.js';
+import { linkHeader } from '../src/protocols/rest/headers.js';
 import { startServer, type TestServer } from './helpers.js';
 
 let demo: TestServer;
@@ -74,6 +75,21 @@ describe('pagination', () => {
     assert.equal(a.headers.get('content-range'), '48-55/971');
     assert.equal(links(a.headers.get('link')).next, `${big.url}/v1/orders?offset=56&limit=8`);
     assert.equal((await big.get('/v1/orders?range=0-4&limit=5')).status, 400);
+  });
+
+  test('page links: the other parameters encoded once, `,` `*` `(` `)` kept readable, the page parameters replaced (unit)', () => {
+    const params = new URLSearchParams('name=*ca fé*&fields=id,name&range=10-19&after=x&sort=-rating');
+    const page = { items: [], first: 10, last: 19, total: 45, count: 'exact', estimated: false, nextCursor: 'WyJhIiwzXQ', limit: 10, cursorPage: false, acceptRange: 'order 50', columns: [] } as const;
+    const q = 'name=*ca+f%C3%A9*&fields=id,name&sort=-rating';
+    assert.equal(
+      linkHeader('http://h/v1/orders', params, page),
+      `<http://h/v1/orders?${q}&range=0-9>; rel="first", <http://h/v1/orders?${q}&range=0-9>; rel="prev", <http://h/v1/orders?${q}&range=20-29>; rel="next", ` +
+        `<http://h/v1/orders?${q}&range=35-44>; rel="last", <http://h/v1/orders?${q}&after=WyJhIiwzXQ&limit=10>; rel="next-cursor"`,
+    );
+    assert.equal(
+      linkHeader('http://h/v1/orders', new URLSearchParams('offset=0&limit=10'), { ...page, first: 0, last: 9, nextCursor: null }),
+      '<http://h/v1/orders?offset=0&limit=10>; rel="first", <http://h/v1/orders?offset=10&limit=10>; rel="next", <http://h/v1/orders?offset=35&limit=10>; rel="last"',
+    );
   });
 
   test('the default page is 0-(maxRange-1); 200 when it is the whole collection', async () => {

@@ -21,23 +21,21 @@ export function isPartial(result: Pick<ListResult, 'first' | 'last' | 'total' | 
 
 type PageStyle = 'range' | 'limit';
 
-function pageUrl(base: string, params: URLSearchParams, style: PageStyle, first: number, last: number): string {
+/** The request's query without its page parameters, encoded once for every link the page gives. */
+function keptQuery(params: URLSearchParams): string {
   const p = new URLSearchParams();
   for (const [k, v] of params) if (k !== 'range' && k !== 'limit' && k !== 'offset' && k !== 'after') p.append(k, v);
-  if (style === 'range') p.set('range', `${first}-${last}`);
-  else {
-    p.set('offset', String(first));
-    p.set('limit', String(last - first + 1));
-  }
-  return `${base}?${decodeReadable(p.toString())}`;
+  const query = decodeReadable(p.toString());
+  return query ? `${query}&` : '';
 }
 
-function cursorUrl(base: string, params: URLSearchParams, cursor: string, limit: number): string {
-  const p = new URLSearchParams();
-  for (const [k, v] of params) if (k !== 'range' && k !== 'limit' && k !== 'offset' && k !== 'after') p.append(k, v);
-  p.set('after', cursor);
-  p.set('limit', String(limit));
-  return `${base}?${decodeReadable(p.toString())}`;
+function pageUrl(base: string, kept: string, style: PageStyle, first: number, last: number): string {
+  return style === 'range' ? `${base}?${kept}range=${first}-${last}` : `${base}?${kept}offset=${first}&limit=${last - first + 1}`;
+}
+
+function cursorUrl(base: string, kept: string, cursor: string, limit: number): string {
+  // A cursor is base64url: nothing in it to encode.
+  return `${base}?${kept}after=${cursor}&limit=${limit}`;
 }
 
 /** Keeps `,` `[` `]` `(` `)` `*` readable in links (they are legal in a query). */
@@ -53,8 +51,9 @@ function decodeReadable(query: string): string {
 export function linkHeader(base: string, params: URLSearchParams, result: ListResult): string {
   const style: PageStyle = params.has('limit') || params.has('offset') ? 'limit' : 'range';
   const size = result.limit;
+  const kept = keptQuery(params);
   const links: string[] = [];
-  const add = (rel: string, first: number, last: number) => links.push(`<${pageUrl(base, params, style, first, last)}>; rel="${rel}"`);
+  const add = (rel: string, first: number, last: number) => links.push(`<${pageUrl(base, kept, style, first, last)}>; rel="${rel}"`);
   if (!result.cursorPage) {
     const first = result.first;
     const total = result.total;
@@ -68,6 +67,6 @@ export function linkHeader(base: string, params: URLSearchParams, result: ListRe
     if (hasNext) add('next', lastIndex + 1, total === null ? lastIndex + size : Math.min(total - 1, lastIndex + size));
     if (total !== null && total > 0) add('last', Math.max(0, total - size), total - 1);
   }
-  if (result.nextCursor) links.push(`<${cursorUrl(base, params, result.nextCursor, size)}>; rel="next-cursor"`);
+  if (result.nextCursor) links.push(`<${cursorUrl(base, kept, result.nextCursor, size)}>; rel="next-cursor"`);
   return links.join(', ');
 }
