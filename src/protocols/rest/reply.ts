@@ -182,12 +182,26 @@ function variantOf(request: FastifyRequest, format: ResponseFormat): string {
   if (format.kind !== 'json') parts.push(format.kind);
   if (hints?.previous) parts.push(`v${hints.version}`);
   const fields = q === -1 || !request.url.includes('fields=', q) ? null : new URLSearchParams(request.url.slice(q + 1)).get('fields');
-  if (fields) parts.push(`f${digestOf(fields).slice(0, 8)}`);
+  if (fields) parts.push(fieldsVariant(fields));
   return parts.join('.');
 }
 
+/** ETag suffixes by `fields` text: a client asks for the same few projections again and again. */
+const FIELDS_VARIANTS = new Map<string, string>();
+
+function fieldsVariant(fields: string): string {
+  let variant = FIELDS_VARIANTS.get(fields);
+  if (variant === undefined) {
+    if (FIELDS_VARIANTS.size >= 1000) FIELDS_VARIANTS.clear();
+    variant = `f${digestOf(fields).slice(0, 8)}`;
+    FIELDS_VARIANTS.set(fields, variant);
+  }
+  return variant;
+}
+
+/** `"tag"` with a variant: `"tag.variant"`. */
 function representationTag(tag: string, variant: string): string {
-  return variant ? tag.replace(/"$/, `.${variant}"`) : tag;
+  return variant ? `${tag.slice(0, -1)}.${variant}"` : tag;
 }
 
 // ---------------------------------------------------------------------------------------
