@@ -42,9 +42,19 @@ const insertSearch = db.prepare('INSERT INTO restaurants_search (rowid, name, zi
 const deleteSearch = db.prepare('DELETE FROM restaurants_search WHERE rowid = ?');
 const byId = db.prepare('SELECT * FROM restaurants WHERE id = ?');
 const update = db.prepare('UPDATE restaurants SET name = ?, type = ?, rating = ?, reviews = ?, days = ?, zipcode = ?, address = ? WHERE id = ? RETURNING *');
-const listByType = db.prepare('SELECT * FROM restaurants WHERE type = ? ORDER BY rating DESC, id DESC LIMIT ? OFFSET ?');
+/**
+ * One statement per page size, the size written into the SQL: SQLite (3.53) compiles a statement
+ * with a bound `LIMIT ?` again every time it runs (its planner uses the value), which Carte avoids
+ * too. The offset stays bound.
+ */
+const listStatements = new Map<number, Database.Statement>();
+const listByType = (limit: number) => {
+  let stmt = listStatements.get(limit);
+  if (!stmt) listStatements.set(limit, (stmt = db.prepare(`SELECT * FROM restaurants WHERE type = ? ORDER BY rating DESC, id DESC LIMIT ${Math.trunc(limit)} OFFSET ?`)));
+  return stmt;
+};
 const countByType = db.prepare('SELECT count(*) AS n FROM restaurants WHERE type = ?');
-const searchPage = db.prepare('SELECT * FROM restaurants WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?');
+const searchPage = db.prepare('SELECT * FROM restaurants WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 25');
 const searchIds = db.prepare('SELECT rowid AS r FROM restaurants_search WHERE name GLOB ?');
 
 interface Row {
@@ -135,7 +145,7 @@ app.get('/v1/restaurants', async (request, reply) => {
   const q = request.query as { type?: string; range?: string };
   const [first, last] = (q.range ?? '0-24').split('-').map(Number) as [number, number];
   const limit = last - first + 1;
-  const rows = listByType.all(q.type, limit, first) as Row[];
+  const rows = listByType(limit).all(q.type, first) as Row[];
   const items = rows.map(decode);
   const total = (countByType.get(q.type) as { n: number }).n;
   const base = `http://${request.host}/v1/restaurants?type=${q.type}&sort=rating&desc${CARTE ? '=' : ''}`;
@@ -150,7 +160,7 @@ app.get('/v1/restaurants', async (request, reply) => {
 app.get('/v1/restaurants/search', async (request, reply) => {
   const q = request.query as { name: string; range?: string };
   const ids = (searchIds.all(fold(q.name)) as { r: number }[]).map((r) => r.r);
-  const items = (searchPage.all(JSON.stringify(ids), 25) as Row[]).map(decode);
+  const items = (searchPage.all(JSON.stringify(ids)) as Row[]).map(decode);
   const body = { count: ids.length, range: `0-${items.length - 1}`, query: `name=${q.name}`, suggestions: [], results: items };
   reply.header('Content-Range', `0-${items.length - 1}/${ids.length}`).header('Accept-Range', 'search 50');
   return sendJson(reply, items.length < ids.length ? 206 : 200, body);
