@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ApiSpec } from '../src/schema/types.js';
+import type { ListResult } from '../src/service/types.js';
 import { linkHeader } from '../src/protocols/rest/headers.js';
 import { startServer, type TestServer } from './helpers.js';
 
@@ -79,7 +80,7 @@ describe('pagination', () => {
 
   test('page links: the other parameters encoded once, `,` `*` `(` `)` kept readable, the page parameters replaced (unit)', () => {
     const params = new URLSearchParams('name=*ca fé*&fields=id,name&range=10-19&after=x&sort=-rating');
-    const page = { items: [], first: 10, last: 19, total: 45, count: 'exact', estimated: false, nextCursor: 'WyJhIiwzXQ', limit: 10, cursorPage: false, acceptRange: 'order 50', columns: [] } as const;
+    const page: ListResult = { items: [], first: 10, last: 19, total: 45, count: 'exact', estimated: false, nextCursor: 'WyJhIiwzXQ', limit: 10, cursorPage: false, acceptRange: 'order 50', columns: [] };
     const q = 'name=*ca+f%C3%A9*&fields=id,name&sort=-rating';
     assert.equal(
       linkHeader('http://h/v1/orders', params, page),
