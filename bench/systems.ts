@@ -110,12 +110,6 @@ export async function prepareData(dir: string, count: number): Promise<void> {
     for (const { id: _id, ...r } of rows) await tx.insert('restaurants', r);
   });
   await store.close();
-  // The baselines load their own files the same way and close them: every server then opens a
-  // cleanly closed database (see bench/baseline/server.ts --load-only).
-  for (const db of ['baseline.db', 'baseline-rep.db']) {
-    const r = spawnSync('node', ['--import', 'tsx', path.join(benchDir, 'baseline', 'server.ts'), '--db', path.join(dir, db), '--load', String(count), '--load-only'], { cwd: root, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`loading ${db} failed`);
-  }
   writeFileSync(path.join(dir, 'db017.json'), JSON.stringify({ restaurants: rows }));
   writeFileSync(path.join(dir, 'db1.json'), JSON.stringify({ restaurants: rows.map((r) => ({ ...r, id: String(r.id) })) }));
 }

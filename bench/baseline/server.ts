@@ -12,7 +12,6 @@
  * `Vary`. It then measures what that representation costs on this stack, apart from
  * Carte's own machinery.
  * Usage: node --import tsx bench/baseline/server.ts --db FILE --port N [--load N] [--representation bare|carte]
- *        node --import tsx bench/baseline/server.ts --db FILE --load N --load-only   (loads the rows, closes the file, exits)
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -21,9 +20,7 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyReply } from 'fastify';
 import { restaurants } from '../data.js';
 
-const { values } = parseArgs({
-  options: { db: { type: 'string' }, port: { type: 'string' }, load: { type: 'string' }, 'load-only': { type: 'boolean', default: false }, representation: { type: 'string', default: 'bare' } },
-});
+const { values } = parseArgs({ options: { db: { type: 'string' }, port: { type: 'string' }, load: { type: 'string' }, representation: { type: 'string', default: 'bare' } } });
 const CARTE = values.representation === 'carte';
 const db = new Database(values.db ?? 'baseline.db');
 db.pragma('journal_mode = WAL');
@@ -80,14 +77,6 @@ if (values.load && (db.prepare('SELECT count(*) AS n FROM restaurants').get() as
       insertSearch.run(row.id, fold(r.name), r.zipcode);
     }
   })();
-}
-
-if (values['load-only']) {
-  // Closed as Carte's file is after its load: checkpointed, its write-ahead log empty, so every
-  // server starts from the same state (SQLite reads an empty log's database size with one more
-  // system call per read transaction until the first write).
-  db.close();
-  process.exit(0);
 }
 
 const bodySchema = {
