@@ -99,7 +99,6 @@ interface Row {
 const decode = (r: Row) => ({ id: r.id, name: r.name, type: r.type, rating: r.rating, reviews: r.reviews, days: r.days === null ? null : JSON.parse(r.days), zipcode: r.zipcode, address: r.address === null ? null : JSON.parse(r.address) });
 const etag = (text: string) => `"${createHash('sha1').update(text).digest('base64url')}"`;
 
-
 const bodySchema = {
   type: 'object',
   required: ['name', 'type'],

