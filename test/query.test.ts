@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ApiSpec } from '../src/schema/types.js';
 import type { ListResult } from '../src/service/types.js';
+import { memoByText } from '../src/memo.js';
 import { linkHeader } from '../src/protocols/rest/headers.js';
 import { startServer, type TestServer } from './helpers.js';
 
@@ -76,6 +77,16 @@ describe('pagination', () => {
     assert.equal(a.headers.get('content-range'), '48-55/971');
     assert.equal(links(a.headers.get('link')).next, `${big.url}/v1/orders?offset=56&limit=8`);
     assert.equal((await big.get('/v1/orders?range=0-4&limit=5')).status, 400);
+  });
+
+  test('memoByText computes a text once, and starts over past its bound (unit)', () => {
+    const seen: string[] = [];
+    const upper = memoByText((text) => (seen.push(text), text.toUpperCase()), 2);
+    assert.deepEqual([upper('a'), upper('a'), upper('b'), upper('a')], ['A', 'A', 'B', 'A']);
+    assert.deepEqual(seen, ['a', 'b']);
+    upper('c'); // the third text: the memory starts over with it alone
+    upper('a');
+    assert.deepEqual(seen, ['a', 'b', 'c', 'a']);
   });
 
   test('page links: the other parameters encoded once, `,` `*` `(` `)` kept readable, the page parameters replaced (unit)', () => {

@@ -4,6 +4,7 @@
  * unknown, and NOT unknown is still unknown) — so a live event is kept or dropped exactly
  * as the replay of the same event from the log would be.
  */
+import { memoByText } from '../memo.js';
 import type { Scalar } from '../query/types.js';
 import type { ColumnRef, Condition, Row } from '../store/store.js';
 
@@ -36,21 +37,13 @@ function foldAscii(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-const likeCache = new Map<string, RegExp>();
-
-function likeRegExp(pattern: string): RegExp {
-  let re = likeCache.get(pattern);
-  if (!re) {
-    const body = foldAscii(pattern)
-      .split('*')
-      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-      .join('[\\s\\S]*');
-    re = new RegExp(`^${body}$`);
-    if (likeCache.size > 1000) likeCache.clear();
-    likeCache.set(pattern, re);
-  }
-  return re;
-}
+const likeRegExp = memoByText((pattern) => {
+  const body = foldAscii(pattern)
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[\\s\\S]*');
+  return new RegExp(`^${body}$`);
+});
 
 function evaluate(condition: Condition, row: Row): Truth {
   switch (condition.kind) {

@@ -4,20 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 import { errors } from '../errors.js';
+import { memoByText } from '../memo.js';
 import type { Scalar, SortKey } from './types.js';
 
 /** Signatures by sort text: a sort is written in few ways, and a page with a next cursor would hash it on every read. */
-const SIGNATURES = new Map<string, string>();
+const signatureOf = memoByText((text) => createHash('sha256').update(text).digest('base64url').slice(0, 8));
 
 function sortSignature(sort: readonly SortKey[]): string {
-  const text = sort.map((k) => `${k.field}.${k.path.join('.')}:${k.descending ? 'd' : 'a'}`).join(',');
-  let signature = SIGNATURES.get(text);
-  if (signature === undefined) {
-    if (SIGNATURES.size >= 1000) SIGNATURES.clear();
-    signature = createHash('sha256').update(text).digest('base64url').slice(0, 8);
-    SIGNATURES.set(text, signature);
-  }
-  return signature;
+  return signatureOf(sort.map((k) => `${k.field}.${k.path.join('.')}:${k.descending ? 'd' : 'a'}`).join(','));
 }
 
 export function encodeCursor(sort: readonly SortKey[], values: readonly (Scalar | null)[]): string {

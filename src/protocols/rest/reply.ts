@@ -7,6 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_KINDS, errors, type CarteError } from '../../errors.js';
+import { memoByText } from '../../memo.js';
 import type { ApiModel, ResourceModel } from '../../schema/types.js';
 import type { ItemLink } from '../../service/links.js';
 import { digestOf, textTag } from '../../service/present.js';
@@ -187,17 +188,7 @@ function variantOf(request: FastifyRequest, format: ResponseFormat): string {
 }
 
 /** ETag suffixes by `fields` text: a client asks for the same few projections again and again. */
-const FIELDS_VARIANTS = new Map<string, string>();
-
-function fieldsVariant(fields: string): string {
-  let variant = FIELDS_VARIANTS.get(fields);
-  if (variant === undefined) {
-    if (FIELDS_VARIANTS.size >= 1000) FIELDS_VARIANTS.clear();
-    variant = `f${digestOf(fields).slice(0, 8)}`;
-    FIELDS_VARIANTS.set(fields, variant);
-  }
-  return variant;
-}
+const fieldsVariant = memoByText((fields) => `f${digestOf(fields).slice(0, 8)}`);
 
 /** `"tag"` with a variant: `"tag.variant"`. */
 function representationTag(tag: string, variant: string): string {
