@@ -15,7 +15,7 @@ import type { ColumnRef, ReadPlan } from '../src/store/store.js';
 const model = loadSchemaObject(demoSchema).model;
 const restaurants = model.resources.get('restaurants');
 if (!restaurants) throw new Error('the demo has restaurants');
-const sqliteSearch = new SqliteSearchIndex(restaurants, () => undefined, () => undefined);
+const sqliteSearch = new SqliteSearchIndex(restaurants, () => ({ lastInsertRowid: 0 }), () => undefined);
 const postgresSearch = new PostgresSearchIndex(restaurants);
 
 const col = (field: string, leafType: ColumnRef['leafType'] = 'string', path: string[] = [], array = false): ColumnRef => ({ field, path, leafType, array });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { loadSchemaObject } from '../src/schema/load.js';
 import type { ApiModel, ApiSpec } from '../src/schema/types.js';
 import type { OpenOptions } from '../src/store/open.js';
@@ -20,6 +21,7 @@ import {
   type Row,
   type Store,
 } from '../src/store/store.js';
+import type { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 export interface TestStore {
   readonly store: Store;
@@ -481,6 +483,62 @@ export function runStoreSuite(options: StoreSuiteOptions): void {
         assert.deepEqual(await which(pattern('*limone*')), []);
         assert.deepEqual((await store.searchWords([{ resource: 'items', where: { kind: 'true' } }], ['trattoria'], 0, 5)).total, 0);
       });
+
+      test('writes committed together: the one that fails leaves nothing in the index, even after another read it', async () => {
+        const pattern = (p: string): Condition => ({ kind: 'pattern', field: 'name', pattern: p });
+        const inserted: Key[] = [];
+        // Started together, so they share a commit where the store groups them (SQLite).
+        const results = await Promise.allSettled([
+          store.transaction(async (tx) => inserted.push((await tx.insert('items', { name: 'Ginepro Uno' })).id as Key)),
+          store.transaction(async (tx) => {
+            await tx.insert('items', { name: 'Ginepro Due' });
+            // A read of the index in the transaction sees its writes and the group's earlier ones.
+            assert.equal((await tx.read(plan(pattern('*ginepro*')))).rows.length, 2);
+            throw new Error('changed my mind');
+          }),
+          store.transaction(async (tx) => inserted.push((await tx.insert('items', { name: 'Ginepro Tre' })).id as Key)),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.deepEqual(await which(pattern('*ginepro*')), inserted);
+        assert.deepEqual(await store.suggest('items', 'ginep', 5, false), [{ word: 'ginepro', count: 2 }]);
+        assert.deepEqual(await store.suggest('items', 'du', 5, false), [], 'the rolled-back item left no word');
+        assert.equal((await store.searchWords([{ resource: 'items', where: { kind: 'true' } }], ['ginepro'], 0, 5)).total, 2);
+        await store.transaction(async (tx) => {
+          for (const id of inserted) await tx.delete('items', id);
+        });
+        assert.deepEqual(await which(pattern('*ginepro*')), []);
+        assert.deepEqual(await store.suggest('items', 'ginep', 5, false), []);
+      });
+
+      if (options.name === 'sqlite') {
+        test('one new FTS5 segment per index per commit, whatever the number of rows or grouped writes', async () => {
+          const file = (store as SqliteStore).file;
+          const tables = ['items__search', 'items__words', 'items__termgrams'];
+          const db = new Database(file);
+          const segments = () => tables.map((t) => (db.prepare(`SELECT count(DISTINCT segid) AS n FROM "${t}_idx"`).get() as { n: number }).n);
+          try {
+            for (const t of tables) db.prepare(`INSERT INTO "${t}" ("${t}") VALUES ('optimize')`).run();
+            assert.deepEqual(segments(), [1, 1, 1]);
+            const rows = await store.transaction(async (tx) => {
+              const out: Row[] = [];
+              for (let i = 0; i < 40; i++) out.push(await tx.insert('items', { name: `Cantina ${i} Vecchia${i}` }));
+              return out;
+            });
+            assert.deepEqual(segments(), [2, 2, 2], '40 rows in one transaction');
+            await Promise.all(rows.slice(0, 20).map((row, i) => store.transaction((tx) => tx.update('items', row.id as Key, { name: `Cantina Nuova${i}` }))));
+            assert.deepEqual(segments(), [3, 3, 3], '20 writes sharing a commit');
+            await store.transaction(async (tx) => {
+              for (const row of rows) await tx.delete('items', row.id as Key);
+            });
+            assert.equal(await store.count('items', { kind: 'pattern', field: 'name', pattern: '*cantina*' }), 0);
+          } finally {
+            db.close();
+          }
+        });
+      }
     });
 
     describe('transactions', () => {

@@ -7,7 +7,7 @@
  *    hold each, itself trigram-indexed, so suggestions (prefix, substring, close words) cost
  *    an index lookup however large the vocabulary.
  * All hold folded text (lower case, no accents) and are written in the same transaction
- * as the row they index.
+ * as the row they index, at its end (`apply`).
  */
 import type Database from 'better-sqlite3';
 import type { ResourceModel } from '../../schema/types.js';
@@ -52,9 +52,16 @@ export function globPattern(pattern: string): string {
 /** The words of a text, folded, as the unicode61 tokenizer sees them (shared with the other dialects). */
 export { wordsOf };
 
-type Run = (sql: string, params: unknown[]) => void;
+type Run = (sql: string, params: unknown[]) => { readonly lastInsertRowid: number | bigint };
 type Get = (sql: string, params: unknown[]) => Record<string, unknown> | undefined;
 type All = (sql: string, params: unknown[]) => Record<string, unknown>[];
+
+/** A row to index (`insert`) or to take out of the index, by its rowid. */
+export interface IndexChange {
+  readonly insert: boolean;
+  readonly rowid: number;
+  readonly row: Record<string, unknown>;
+}
 
 export class SqliteSearchIndex {
   private readonly names: SearchTables;
@@ -97,38 +104,49 @@ export class SqliteSearchIndex {
     return this.fields.map((f) => (typeof row[f] === 'string' ? foldText(row[f] as string) : null));
   }
 
-  private termsOf(row: Record<string, unknown>): Set<string> {
-    const out = new Set<string>();
-    for (const f of this.fields) if (typeof row[f] === 'string') for (const w of wordsOf(row[f] as string)) out.add(w);
-    return out;
-  }
-
-  insert(rowid: number, row: Record<string, unknown>): void {
-    if (!this.enabled) return;
-    const values = this.folded(row);
+  /**
+   * Indexes rows added and unindexes rows removed (an update is both), in order, table by table:
+   * the trigram patterns, the words, then the dictionary's counts and its new words. FTS5 writes
+   * an index's pending changes out as a new segment whenever another statement opens a savepoint,
+   * so each index gets its changes in one run, and no statement of this method returns rows
+   * (`RETURNING` opens one); a batch leaves one segment per index.
+   */
+  apply(changes: readonly IndexChange[]): void {
+    if (!this.enabled || changes.length === 0) return;
     const cols = this.fields.map(quote).join(', ');
     const marks = this.fields.map(() => '?').join(', ');
-    this.run(`INSERT INTO ${quote(this.names.patterns)} (rowid, ${cols}) VALUES (?, ${marks})`, [rowid, ...values]);
-    this.run(`INSERT INTO ${quote(this.names.words)} (rowid, ${cols}) VALUES (?, ${marks})`, [rowid, ...values]);
-    for (const term of this.termsOf(row)) this.count(term, 1);
-  }
-
-  remove(rowid: number, row: Record<string, unknown>): void {
-    if (!this.enabled) return;
-    this.run(`DELETE FROM ${quote(this.names.patterns)} WHERE rowid = ?`, [rowid]);
-    this.run(`DELETE FROM ${quote(this.names.words)} WHERE rowid = ?`, [rowid]);
-    for (const term of this.termsOf(row)) this.count(term, -1);
-  }
-
-  /** Adds `delta` to a term's item count; a new term joins the trigram dictionary. */
-  private count(term: string, delta: 1 | -1): void {
-    const existing = this.get(`SELECT "id" FROM ${quote(this.names.terms)} WHERE "term" = ?`, [term]);
-    if (existing) {
-      this.run(`UPDATE ${quote(this.names.terms)} SET "docs" = max(0, "docs" + ?) WHERE "id" = ?`, [delta, existing.id]);
-    } else if (delta > 0) {
-      const inserted = this.get(`INSERT INTO ${quote(this.names.terms)} ("term", "docs") VALUES (?, 1) RETURNING "id"`, [term]) as { id: number };
-      this.run(`INSERT INTO ${quote(this.names.termgrams)} (rowid, "term") VALUES (?, ?)`, [inserted.id, term]);
+    for (const table of [this.names.patterns, this.names.words]) {
+      const insert = `INSERT INTO ${quote(table)} (rowid, ${cols}) VALUES (?, ${marks})`;
+      const remove = `DELETE FROM ${quote(table)} WHERE rowid = ?`;
+      for (const c of changes) {
+        if (c.insert) this.run(insert, [c.rowid, ...this.folded(c.row)]);
+        else this.run(remove, [c.rowid]);
+      }
     }
+    const deltas = new Map<string, number>();
+    for (const c of changes) {
+      // A word counts once per item, whichever fields hold it.
+      const words = new Set<string>();
+      for (const f of this.fields) if (typeof c.row[f] === 'string') for (const w of wordsOf(c.row[f] as string)) words.add(w);
+      for (const w of words) deltas.set(w, (deltas.get(w) ?? 0) + (c.insert ? 1 : -1));
+    }
+    const added: [number, string][] = [];
+    for (const [term, delta] of deltas) {
+      if (delta === 0) continue;
+      const existing = this.get(`SELECT "id" FROM ${quote(this.names.terms)} WHERE "term" = ?`, [term]);
+      if (existing) {
+        this.run(`UPDATE ${quote(this.names.terms)} SET "docs" = max(0, "docs" + ?) WHERE "id" = ?`, [delta, existing.id]);
+      } else if (delta > 0) {
+        added.push([Number(this.run(`INSERT INTO ${quote(this.names.terms)} ("term", "docs") VALUES (?, ?)`, [term, delta]).lastInsertRowid), term]);
+      }
+    }
+    for (const [id, term] of added) this.run(`INSERT INTO ${quote(this.names.termgrams)} (rowid, "term") VALUES (?, ?)`, [id, term]);
+  }
+
+  /** Merges each FTS5 index into one segment (after a rebuild: lookups read one b-tree, not several). */
+  optimize(): void {
+    if (!this.enabled) return;
+    for (const t of [this.names.patterns, this.names.words, this.names.termgrams]) this.run(`INSERT INTO ${quote(t)} (${quote(t)}) VALUES ('optimize')`, []);
   }
 
   /**
@@ -178,9 +196,10 @@ export class SqliteSearchIndex {
     const batch = db.prepare(`SELECT rowid AS "_rowid", ${cols} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT 1000`);
     for (let last = 0; ; ) {
       const rows = batch.all(last) as Record<string, unknown>[];
-      for (const row of rows) this.insert(row._rowid as number, row);
+      this.apply(rows.map((row) => ({ insert: true, rowid: row._rowid as number, row })));
       if (rows.length < 1000) break;
       last = (rows[rows.length - 1] as Record<string, unknown>)._rowid as number;
     }
+    this.optimize();
   }
 }
