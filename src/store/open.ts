@@ -12,6 +12,8 @@ export interface OpenOptions {
   readonly estimateThreshold?: number;
   /** PostgreSQL: connections in the pool. */
   readonly poolSize?: number;
+  /** SQLite: how long writes must pause before the search indexes' segments are merged (ms, default 1000). */
+  readonly searchMergeDelayMs?: number;
 }
 
 export function describeDb(url: string): { kind: 'sqlite' | 'postgres'; location: string } {

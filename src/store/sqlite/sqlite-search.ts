@@ -143,10 +143,14 @@ export class SqliteSearchIndex {
     for (const [id, term] of added) this.run(`INSERT INTO ${quote(this.names.termgrams)} (rowid, "term") VALUES (?, ?)`, [id, term]);
   }
 
+  /** The FTS5 tables, whose segments are merged when the store is idle (`mergeStep`). */
+  get ftsTables(): readonly string[] {
+    return this.enabled ? [this.names.patterns, this.names.words, this.names.termgrams] : [];
+  }
+
   /** Merges each FTS5 index into one segment (after a rebuild: lookups read one b-tree, not several). */
   optimize(): void {
-    if (!this.enabled) return;
-    for (const t of [this.names.patterns, this.names.words, this.names.termgrams]) this.run(`INSERT INTO ${quote(t)} (${quote(t)}) VALUES ('optimize')`, []);
+    for (const t of this.ftsTables) this.run(`INSERT INTO ${quote(t)} (${quote(t)}) VALUES ('optimize')`, []);
   }
 
   /**
@@ -202,4 +206,17 @@ export class SqliteSearchIndex {
     }
     this.optimize();
   }
+}
+
+/**
+ * One bounded step of merging an FTS5 table's segments into one, writing about `pages` pages:
+ * the first step (`first`) puts every segment on one level and merges (a negative page count),
+ * the next ones go on. Returns whether there may be more to merge: FTS5 says a merge did nothing
+ * by moving `total_changes()` by less than 2 (SQLite's FTS5 documentation, the 'merge' command).
+ */
+export function mergeStep(db: Database.Database, table: string, pages: number, first: boolean): boolean {
+  const changes = db.prepare('SELECT total_changes() AS n').pluck();
+  const before = changes.get() as number;
+  db.prepare(`INSERT INTO ${quote(table)} (${quote(table)}, rank) VALUES ('merge', ?)`).run(first ? -pages : pages);
+  return (changes.get() as number) - before >= 2;
 }
