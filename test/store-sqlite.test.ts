@@ -81,3 +81,39 @@ test('a second after the last write, the search indexes are merged into one segm
     await database.drop();
   }
 });
+
+test('suggestions are remembered until the database changes, whoever changes it', async () => {
+  const database = newSqliteDatabase();
+  const store = (await openStore(database.url)) as SqliteStore;
+  const other = new Database(store.file);
+  try {
+    const { model } = loadSchemaObject({ api: { name: 'T', version: 1 }, resources: { items: { access: 'public', fields: { name: { type: 'string', search: true } } } } });
+    await store.applyMigration(await store.planMigration(model));
+    store.attach(model);
+    await store.transaction((tx) => tx.insert('items', { name: 'Trattoria Vesuvio' }));
+    assert.deepEqual(await store.suggest('items', 'ves', 5, false), [{ word: 'vesuvio', count: 1 }]);
+    const before = store.stats.statements;
+    assert.deepEqual(await store.suggest('items', 'ves', 5, false), [{ word: 'vesuvio', count: 1 }]);
+    assert.equal(store.stats.statements, before, 'asked again: no statement');
+    const mine = await store.suggest('items', 'ves', 5, false);
+    (mine[0] as { count: number }).count = 99;
+    assert.deepEqual(await store.suggest('items', 'ves', 5, false), [{ word: 'vesuvio', count: 1 }], "a caller's change to its copy stays its own");
+
+    await store.transaction((tx) => tx.insert('items', { name: 'Vespa' }));
+    assert.deepEqual(await store.suggest('items', 'ves', 5, false), [
+      { word: 'vespa', count: 1 },
+      { word: 'vesuvio', count: 1 },
+    ], "the store's own write");
+    // Another process writing the file (an import while the server runs).
+    other.prepare(`INSERT INTO "items__terms" ("term", "docs") VALUES ('vestibolo', 3)`).run();
+    assert.deepEqual(await store.suggest('items', 'ves', 5, false), [
+      { word: 'vestibolo', count: 3 },
+      { word: 'vespa', count: 1 },
+      { word: 'vesuvio', count: 1 },
+    ], "another connection's write");
+  } finally {
+    other.close();
+    await store.close();
+    await database.drop();
+  }
+});

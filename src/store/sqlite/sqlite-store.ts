@@ -181,13 +181,24 @@ class SqliteSession implements StoreWriter {
   /** Whether search-index changes were applied since the store last cleared this (a commit group's start). */
   searchApplied = false;
 
+  /**
+   * The reader's suggestions, remembered until the database changes: `PRAGMA data_version` moves
+   * whenever another connection (the writer, another process) commits. A search answers with
+   * suggestions every time, and the same few words come again and again.
+   */
+  private readonly suggestions: { version: number; readonly known: Map<string, Suggestion[]> } | null;
+  private readonly dataVersion: Database.Statement | null;
+
   constructor(
     readonly db: Database.Database,
     private readonly codecs: () => ReadonlyMap<string, ResourceCodec>,
     private readonly stats: StoreStats,
     private readonly estimateThreshold: number,
+    options: { readonly remembersSuggestions?: boolean } = {},
   ) {
     this.inSnapshot = db.transaction((run: () => ReadResult) => run());
+    this.suggestions = options.remembersSuggestions ? { version: -1, known: new Map() } : null;
+    this.dataVersion = options.remembersSuggestions ? db.prepare('PRAGMA data_version').pluck() : null;
   }
 
   prepare(sql: string): Database.Statement {
@@ -348,7 +359,18 @@ class SqliteSession implements StoreWriter {
   async suggest(resource: string, word: string, limit: number, close: boolean): Promise<Suggestion[]> {
     this.applySearchChanges();
     const codec = this.codec(resource);
-    return codec.search.suggest((sql, params) => this.prepare(sql).all(...params) as Record<string, unknown>[], word, limit, close);
+    const compute = () => codec.search.suggest((sql, params) => this.prepare(sql).all(...params) as Record<string, unknown>[], word, limit, close);
+    const memory = this.suggestions;
+    if (!memory || !this.dataVersion || this.db.inTransaction) return compute();
+    const version = this.dataVersion.get() as number;
+    if (version !== memory.version || memory.known.size >= 1000) {
+      memory.version = version;
+      memory.known.clear();
+    }
+    const key = `${resource}\u0000${word}\u0000${limit}\u0000${close}`;
+    let found = memory.known.get(key);
+    if (!found) memory.known.set(key, (found = compute()));
+    return found.map((s) => ({ ...s }));
   }
 
   async searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number): Promise<{ hits: WordHit[]; total: number }> {
@@ -537,7 +559,7 @@ export class SqliteStore implements Store {
     const threshold = options.estimateThreshold ?? 1000;
     this.mergeDelayMs = options.searchMergeDelayMs ?? MERGE_DELAY_MS;
     this.writeSession = new SqliteSession(this.writer, () => this.codecs, this.stats, threshold);
-    this.readSession = new SqliteSession(this.reader, () => this.codecs, this.stats, threshold);
+    this.readSession = new SqliteSession(this.reader, () => this.codecs, this.stats, threshold, { remembersSuggestions: true });
     this.begin = this.writer.prepare('BEGIN IMMEDIATE');
     this.commit = this.writer.prepare('COMMIT');
     this.rollback = this.writer.prepare('ROLLBACK');
