@@ -325,8 +325,10 @@ export function itemTag(request: FastifyRequest, item: ItemResult): string {
 export interface ListOptions {
   /** Preferences honoured, for `Preference-Applied` (RFC 7240). */
   readonly applied?: readonly string[];
-  /** A body other than the bare array (search envelopes). */
+  /** A body other than the bare array (global search). */
   readonly body?: unknown;
+  /** The page inside an object (a search, SPEC §4.6): the members of `head`, then the items under `key`. */
+  readonly envelope?: { readonly head: Record<string, unknown>; readonly key: string };
   /** XML names of that body. */
   readonly xml?: { readonly root: string; readonly names: XmlNames };
   /** CSV rows of that body (search results). */
@@ -351,15 +353,22 @@ export function sendList(request: FastifyRequest, reply: FastifyReply, result: L
   const link = linkHeader(base, params, result);
   if (link) reply.header('Link', link);
   if (options.applied && options.applied.length > 0) reply.header('Preference-Applied', options.applied.join(', '));
+  const envelope = options.envelope;
   const body: Body =
     options.body === undefined && formatOf(request).kind === 'json'
-      ? { json: listJson(result) }
+      ? { json: envelope ? envelopeJson(envelope, listJson(result)) : listJson(result) }
       : {
-          value: options.body ?? withLinks(result),
+          value: options.body ?? (envelope ? { ...envelope.head, [envelope.key]: withLinks(result) } : withLinks(result)),
           xml: options.xml ?? collectionXml(routeMeta(request)),
           csv: { rows: options.rows ?? result.items, ...(result.columns ? { columns: result.columns } : {}) },
         };
   return send(request, reply, isPartial(result) ? 206 : 200, body);
+}
+
+/** `{...head, [key]: items}` as JSON, the items' JSON already written. */
+function envelopeJson(envelope: { readonly head: Record<string, unknown>; readonly key: string }, items: string): string {
+  const head = JSON.stringify(envelope.head);
+  return `${head === '{}' ? '{' : `${head.slice(0, -1)},`}${JSON.stringify(envelope.key)}:${items}}`;
 }
 
 export function sendValue(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown, xml?: { readonly root: string; readonly names?: XmlNames }): FastifyReply {

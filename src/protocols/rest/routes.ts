@@ -16,7 +16,7 @@ import { relationSegment } from '../../service/links.js';
 import type { XmlShape } from './formats/xml.js';
 import { PLAIN_NAMES, resourceNames } from './formats/xml.js';
 import { parsePrefer } from './negotiate.js';
-import { baseUrlOf, ifMatchList, itemTag, listUrlOf, publicPathOf, sendItem, sendList, sendValue, withLinks, type RouteMeta } from './reply.js';
+import { baseUrlOf, ifMatchList, itemTag, listUrlOf, publicPathOf, sendItem, sendList, sendValue, type RouteMeta } from './reply.js';
 import { hintsOf } from './rewrite.js';
 import { queryToActionInput, rawQuery, toFilters, toQueryInput } from './to-input.js';
 
@@ -195,10 +195,10 @@ export function registerRestRoutes(app: FastifyInstance, service: ResourceServic
             const { input, params } = toQueryInput(request.url, prefs.count);
             const result = await service.search(ctx(request), resource.name, input);
             const range = result.last >= result.first ? `${result.first}-${result.last}` : null;
-            const body = { count: result.total, range, query: result.query, suggestions: result.suggestions, results: withLinks(result) };
+            const head = { count: result.total, range, query: result.query, suggestions: result.suggestions };
             const names = resourceNames(api, resource);
             const xml = { root: 'search', names: { itemName: (key: string) => (key === 'results' ? resource.singular : 'item'), child: (key: string) => (key === 'results' ? names : PLAIN_NAMES) } };
-            return sendList(request, reply, result, listUrlOf(request, options.publicUrl), params, { body, xml, rows: result.items, applied: prefs.count ? [`count=${prefs.count}`] : [] });
+            return sendList(request, reply, result, listUrlOf(request, options.publicUrl), params, { envelope: { head, key: 'results' }, xml, rows: result.items, applied: prefs.count ? [`count=${prefs.count}`] : [] });
           },
         },
       });
