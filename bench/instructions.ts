@@ -10,7 +10,9 @@
  * server's hot functions for some 30,000 requests, and counted too early, compilation was 40 %
  * of a GET item. Then counting is switched on (`callgrind_control -i on`, `-z`), the measured
  * requests are sent, and `callgrind_control -d` dumps the count: instructions per request = the
- * dump's total ÷ the measured requests. One request at a time by default: with several in
+ * dump's total ÷ the measured requests. Work a server leaves for when writes pause (Carte merges
+ * its search indexes a second after the last write) is let finish after the warm-up, and is
+ * counted after the measured requests (the dump waits until the server is idle). One request at a time by default: with several in
  * flight, how many one event-loop turn serves depends on timing, and so does the count.
  *
  * Usage: node --import tsx bench/instructions.ts [--rows 10000] [--warmup 30000] [--requests 3000]
@@ -27,7 +29,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchDir, ensureBenchDependencies, prepareData, SCENARIOS, start, type Scenario, type SystemName } from './systems.js';
+import { benchDir, ensureBenchDependencies, prepareData, SCENARIOS, start, waitIdle, type Scenario, type SystemName } from './systems.js';
 
 const { values } = parseArgs({
   options: {
@@ -153,6 +155,12 @@ interface Counted {
   readonly idlePerRequest: number;
 }
 
+/** Waits for the work a server does once requests pause: past its delay, until it is idle. */
+async function settle(pid: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await waitIdle(pid, 120_000);
+}
+
 async function measure(system: SystemName, scenario: Scenario, port: number, dir: string): Promise<Counted> {
   const out = path.join(dir, 'callgrind');
   mkdirSync(out, { recursive: true });
@@ -165,10 +173,15 @@ async function measure(system: SystemName, scenario: Scenario, port: number, dir
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   try {
     const warmFailed = await send(agent, port, scenario, system, WARMUP, 7);
+    // Writes leave work for when they pause (Carte merges its SQLite search indexes a second
+    // after the last write): the warm-up's is done before counting starts…
+    await settle(pid);
     callgrindControl(['-i', 'on'], pid);
     callgrindControl(['-z'], pid);
     const started = performance.now();
     const failed = await send(agent, port, scenario, system, REQUESTS, 11);
+    // …and the counted requests' is counted with them.
+    await settle(pid);
     const elapsed = performance.now() - started;
     callgrindControl(['-d'], pid);
     if (warmFailed + failed > 0) throw new Error(`${system} answered ${warmFailed + failed} ${scenario.name} requests with an error`);
