@@ -1,17 +1,32 @@
 /**
- * A function of a text, remembered: for what a hot path derives again and again from the few
- * texts clients send (a `fields` list, a sort, a pattern). The memory is bounded: past `max`
- * texts it starts over, so hostile input cannot grow it.
+ * Values remembered by text, bounded: past `max` texts the memory starts over, so hostile input
+ * cannot grow it. For what a hot path derives again and again from the few texts clients send
+ * (a `fields` list, a sort, a pattern, a word to suggest for).
  */
-export function memoByText<T>(compute: (text: string) => T, max = 1000): (text: string) => T {
-  const known = new Map<string, T>();
-  return (text) => {
-    let value = known.get(text);
+export class TextMemory<T> {
+  private readonly known = new Map<string, T>();
+
+  constructor(private readonly max = 1000) {}
+
+  /** The value remembered for `text`, computed (and remembered) the first time. */
+  get(text: string, compute: (text: string) => T): T {
+    let value = this.known.get(text);
     if (value === undefined) {
-      if (known.size >= max) known.clear();
+      if (this.known.size >= this.max) this.known.clear();
       value = compute(text);
-      known.set(text, value);
+      this.known.set(text, value);
     }
     return value;
-  };
+  }
+
+  /** Forgets everything (what was remembered no longer holds). */
+  clear(): void {
+    this.known.clear();
+  }
+}
+
+/** A function of a text, remembered in a `TextMemory`. */
+export function memoByText<T>(compute: (text: string) => T, max = 1000): (text: string) => T {
+  const memory = new TextMemory<T>(max);
+  return (text) => memory.get(text, compute);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ApiSpec } from '../src/schema/types.js';
 import type { ListResult } from '../src/service/types.js';
-import { memoByText } from '../src/memo.js';
+import { memoByText, TextMemory } from '../src/memo.js';
 import { linkHeader } from '../src/protocols/rest/headers.js';
 import { startServer, type TestServer } from './helpers.js';
 
@@ -79,7 +79,7 @@ describe('pagination', () => {
     assert.equal((await big.get('/v1/orders?range=0-4&limit=5')).status, 400);
   });
 
-  test('memoByText computes a text once, and starts over past its bound (unit)', () => {
+  test('memoByText computes a text once, and starts over past its bound; a TextMemory forgets on clear (unit)', () => {
     const seen: string[] = [];
     const upper = memoByText((text) => (seen.push(text), text.toUpperCase()), 2);
     assert.deepEqual([upper('a'), upper('a'), upper('b'), upper('a')], ['A', 'A', 'B', 'A']);
@@ -87,6 +87,11 @@ describe('pagination', () => {
     upper('c'); // the third text: the memory starts over with it alone
     upper('a');
     assert.deepEqual(seen, ['a', 'b', 'c', 'a']);
+    const memory = new TextMemory<number>();
+    assert.equal(memory.get('x', (t) => t.length), 1);
+    assert.equal(memory.get('x', () => 2), 1, 'remembered');
+    memory.clear();
+    assert.equal(memory.get('x', () => 2), 2, 'forgotten after clear');
   });
 
   test('page links: the other parameters encoded once, `,` `*` `(` `)` kept readable, the page parameters replaced (unit)', () => {

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { TextMemory } from '../../memo.js';
 import type { ApiModel, FieldModel, ResourceModel } from '../../schema/types.js';
 import {
   DestructiveMigrationError,
@@ -186,7 +187,7 @@ class SqliteSession implements StoreWriter {
    * whenever another connection (the writer, another process) commits. A search answers with
    * suggestions every time, and the same few words come again and again.
    */
-  private readonly suggestions: { version: number; readonly known: Map<string, Suggestion[]> } | null;
+  private readonly suggestions: { version: number; readonly memory: TextMemory<Suggestion[]> } | null;
   private readonly dataVersion: Database.Statement | null;
 
   constructor(
@@ -197,7 +198,7 @@ class SqliteSession implements StoreWriter {
     options: { readonly remembersSuggestions?: boolean } = {},
   ) {
     this.inSnapshot = db.transaction((run: () => ReadResult) => run());
-    this.suggestions = options.remembersSuggestions ? { version: -1, known: new Map() } : null;
+    this.suggestions = options.remembersSuggestions ? { version: -1, memory: new TextMemory() } : null;
     this.dataVersion = options.remembersSuggestions ? db.prepare('PRAGMA data_version').pluck() : null;
   }
 
@@ -360,17 +361,14 @@ class SqliteSession implements StoreWriter {
     this.applySearchChanges();
     const codec = this.codec(resource);
     const compute = () => codec.search.suggest((sql, params) => this.prepare(sql).all(...params) as Record<string, unknown>[], word, limit, close);
-    const memory = this.suggestions;
-    if (!memory || !this.dataVersion || this.db.inTransaction) return compute();
+    const remembered = this.suggestions;
+    if (!remembered || !this.dataVersion || this.db.inTransaction) return compute();
     const version = this.dataVersion.get() as number;
-    if (version !== memory.version || memory.known.size >= 1000) {
-      memory.version = version;
-      memory.known.clear();
+    if (version !== remembered.version) {
+      remembered.version = version;
+      remembered.memory.clear();
     }
-    const key = `${resource}\u0000${word}\u0000${limit}\u0000${close}`;
-    let found = memory.known.get(key);
-    if (!found) memory.known.set(key, (found = compute()));
-    return found.map((s) => ({ ...s }));
+    return remembered.memory.get(`${resource}\u0000${word}\u0000${limit}\u0000${close}`, compute).map((s) => ({ ...s }));
   }
 
   async searchWords(targets: readonly SearchTarget[], words: readonly string[], offset: number, limit: number): Promise<{ hits: WordHit[]; total: number }> {
