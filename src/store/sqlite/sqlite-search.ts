@@ -104,6 +104,13 @@ export class SqliteSearchIndex {
     return this.fields.map((f) => (typeof row[f] === 'string' ? foldText(row[f] as string) : null));
   }
 
+  /** The words an item holds, each once, whichever fields hold it. */
+  private termsOf(row: Record<string, unknown>): Set<string> {
+    const out = new Set<string>();
+    for (const f of this.fields) if (typeof row[f] === 'string') for (const w of wordsOf(row[f] as string)) out.add(w);
+    return out;
+  }
+
   /**
    * Indexes rows added and unindexes rows removed (an update is both), in order, table by table:
    * the trigram patterns, the words, then the dictionary's counts and its new words. FTS5 writes
@@ -115,21 +122,18 @@ export class SqliteSearchIndex {
     if (!this.enabled || changes.length === 0) return;
     const cols = this.fields.map(quote).join(', ');
     const marks = this.fields.map(() => '?').join(', ');
+    const folded = changes.map((c) => (c.insert ? this.folded(c.row) : null));
     for (const table of [this.names.patterns, this.names.words]) {
       const insert = `INSERT INTO ${quote(table)} (rowid, ${cols}) VALUES (?, ${marks})`;
       const remove = `DELETE FROM ${quote(table)} WHERE rowid = ?`;
-      for (const c of changes) {
-        if (c.insert) this.run(insert, [c.rowid, ...this.folded(c.row)]);
+      changes.forEach((c, i) => {
+        const values = folded[i];
+        if (values) this.run(insert, [c.rowid, ...values]);
         else this.run(remove, [c.rowid]);
-      }
+      });
     }
     const deltas = new Map<string, number>();
-    for (const c of changes) {
-      // A word counts once per item, whichever fields hold it.
-      const words = new Set<string>();
-      for (const f of this.fields) if (typeof c.row[f] === 'string') for (const w of wordsOf(c.row[f] as string)) words.add(w);
-      for (const w of words) deltas.set(w, (deltas.get(w) ?? 0) + (c.insert ? 1 : -1));
-    }
+    for (const c of changes) for (const w of this.termsOf(c.row)) deltas.set(w, (deltas.get(w) ?? 0) + (c.insert ? 1 : -1));
     const added: [number, string][] = [];
     for (const [term, delta] of deltas) {
       if (delta === 0) continue;
